@@ -1,0 +1,434 @@
+//! Civil (proleptic Gregorian) dates, instants and the timestamp syntaxes of the upstream sources.
+//!
+//! Everything here is integer arithmetic: an [`Instant`] is microseconds since the Unix epoch (UTC),
+//! a [`Day`] is a count of days since 1970-01-01. No time-zone database is needed because the
+//! zones govstream serves (Beijing time) have a fixed offset.
+
+use std::fmt;
+
+/// Microseconds since 1970-01-01T00:00:00Z.
+pub type Instant = i64;
+
+pub const MICROS_PER_SECOND: i64 = 1_000_000;
+pub const SECONDS_PER_DAY: i64 = 86_400;
+pub const MICROS_PER_DAY: i64 = SECONDS_PER_DAY * MICROS_PER_SECOND;
+/// UTC+08:00, Beijing time.
+pub const BEIJING_OFFSET_S: i32 = 8 * 3600;
+
+/// A calendar date as a count of days since 1970-01-01 (negative before).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub i32);
+
+impl Day {
+    /// The date `y-m-d`, or `None` if it does not exist (e.g. 2021-02-29).
+    pub fn from_ymd(y: i32, m: u32, d: u32) -> Option<Day> {
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            return None;
+        }
+        Some(Day(days_from_civil(y, m, d)))
+    }
+
+    /// Parses `yyyy-MM-dd`.
+    pub fn parse_iso(s: &str) -> Option<Day> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        Day::from_ymd(
+            digits(&b[0..4])? as i32,
+            digits(&b[5..7])?,
+            digits(&b[8..10])?,
+        )
+    }
+
+    pub fn ymd(self) -> (i32, u32, u32) {
+        civil_from_days(self.0)
+    }
+
+    /// Monday = 0 … Sunday = 6.
+    pub fn weekday(self) -> u32 {
+        // 1970-01-01 was a Thursday (3).
+        (self.0 as i64 + 3).rem_euclid(7) as u32
+    }
+
+    pub fn is_weekend(self) -> bool {
+        self.weekday() >= 5
+    }
+
+    pub fn year(self) -> i32 {
+        self.ymd().0
+    }
+
+    pub fn succ(self) -> Day {
+        Day(self.0 + 1)
+    }
+
+    /// The first instant of this date in a zone `offset_s` east of UTC.
+    pub fn start(self, offset_s: i32) -> Instant {
+        self.0 as i64 * MICROS_PER_DAY - offset_s as i64 * MICROS_PER_SECOND
+    }
+
+    /// The local date of `t` in a zone `offset_s` east of UTC.
+    pub fn of_instant(t: Instant, offset_s: i32) -> Day {
+        let local = t + offset_s as i64 * MICROS_PER_SECOND;
+        Day(local.div_euclid(MICROS_PER_DAY) as i32)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.ymd();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+pub fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a valid civil date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y } as i64;
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) as i32
+}
+
+/// The civil date of a day count (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
+    let z = z as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// A parsed timestamp: the instant and the UTC offset it was written in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    pub instant: Instant,
+    pub offset_s: i32,
+}
+
+fn local_to_instant(
+    date: (i32, u32, u32),
+    hms: (u32, u32, u32),
+    micros: i64,
+    offset_s: i32,
+) -> Option<Timestamp> {
+    let (h, mi, s) = hms;
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let day = Day::from_ymd(date.0, date.1, date.2)?;
+    let secs = (h * 3600 + mi * 60 + s) as i64;
+    Some(Timestamp {
+        instant: day.start(offset_s) + secs * MICROS_PER_SECOND + micros,
+        offset_s,
+    })
+}
+
+/// Parses an RFC 3339 §5.6 `date-time` with a mandatory offset: `T`/`t` separator, optional
+/// fraction (truncated to microseconds), `Z`/`z` or `±hh:mm`. Rejects a space separator, `:60`
+/// leap seconds and `24:00`.
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let sep_ok = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(sep_ok(4, b'-') && sep_ok(7, b'-') && sep_ok(13, b':') && sep_ok(16, b':')) {
+        return None;
+    }
+    if !(b[10] == b'T' || b[10] == b't') {
+        return None;
+    }
+    let date = (
+        digits(&b[0..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    );
+    let hms = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    let mut i = 19;
+    let mut micros = 0i64;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 6 {
+                micros = micros * 10 + (b[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..6 {
+            micros *= 10;
+        }
+    }
+    let rest = &b[i..];
+    let offset_s = match rest {
+        [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let h = digits(&[*h1, *h2])?;
+            let m = digits(&[*m1, *m2])?;
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let v = (h * 3600 + m * 60) as i32;
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    local_to_instant(date, hms, micros, offset_s)
+}
+
+/// A fixed-width local timestamp pattern built from the tokens `yyyy`, `MM`, `dd`, `HH`, `mm`,
+/// `ss` and literal characters, e.g. `yyyy-MM-dd HH:mm:ss` or `yyyyMMddHHmmss`. A value matches
+/// only if it has exactly the pattern's length, digits where the tokens are and the same literal
+/// characters elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalPattern {
+    pattern: String,
+    fields: Vec<(PatternField, usize)>,
+    literals: Vec<(usize, u8)>,
+    len: usize,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum PatternField {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+}
+
+impl LocalPattern {
+    /// Compiles a pattern; `None` if it is not ASCII or lacks one of the date tokens.
+    pub fn new(pattern: &str) -> Option<LocalPattern> {
+        if !pattern.is_ascii() {
+            return None;
+        }
+        let b = pattern.as_bytes();
+        let mut fields = Vec::new();
+        let mut literals = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let rest = &pattern[i..];
+            let tok = [
+                ("yyyy", PatternField::Year),
+                ("MM", PatternField::Month),
+                ("dd", PatternField::Day),
+                ("HH", PatternField::Hour),
+                ("mm", PatternField::Minute),
+                ("ss", PatternField::Second),
+            ]
+            .into_iter()
+            .find(|(t, _)| rest.starts_with(t));
+            match tok {
+                Some((t, f)) => {
+                    if fields.iter().any(|(g, _)| *g == f) {
+                        return None;
+                    }
+                    fields.push((f, i));
+                    i += t.len();
+                }
+                None => {
+                    literals.push((i, b[i]));
+                    i += 1;
+                }
+            }
+        }
+        let has = |f| fields.iter().any(|(g, _)| *g == f);
+        if !(has(PatternField::Year) && has(PatternField::Month) && has(PatternField::Day)) {
+            return None;
+        }
+        Some(LocalPattern {
+            pattern: pattern.to_owned(),
+            fields,
+            literals,
+            len: b.len(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Parses `s` as a local time in a zone `offset_s` east of UTC.
+    pub fn parse(&self, s: &str, offset_s: i32) -> Option<Timestamp> {
+        let b = s.as_bytes();
+        if b.len() != self.len {
+            return None;
+        }
+        if self.literals.iter().any(|&(i, c)| b[i] != c) {
+            return None;
+        }
+        let (mut y, mut mo, mut d, mut h, mut mi, mut se) = (0, 0, 0, 0, 0, 0);
+        for &(f, i) in &self.fields {
+            match f {
+                PatternField::Year => y = digits(&b[i..i + 4])?,
+                PatternField::Month => mo = digits(&b[i..i + 2])?,
+                PatternField::Day => d = digits(&b[i..i + 2])?,
+                PatternField::Hour => h = digits(&b[i..i + 2])?,
+                PatternField::Minute => mi = digits(&b[i..i + 2])?,
+                PatternField::Second => se = digits(&b[i..i + 2])?,
+            }
+        }
+        local_to_instant((y as i32, mo, d), (h, mi, se), 0, offset_s)
+    }
+}
+
+/// Formats an instant as RFC 3339 in the given offset, with microseconds only when non-zero.
+pub fn format_rfc3339(t: Instant, offset_s: i32) -> String {
+    let local = t + offset_s as i64 * MICROS_PER_SECOND;
+    let day = Day(local.div_euclid(MICROS_PER_DAY) as i32);
+    let in_day = local.rem_euclid(MICROS_PER_DAY);
+    let secs = in_day / MICROS_PER_SECOND;
+    let micros = in_day % MICROS_PER_SECOND;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let frac = if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    };
+    let off = if offset_s == 0 {
+        "Z".to_owned()
+    } else {
+        let sign = if offset_s < 0 { '-' } else { '+' };
+        let a = offset_s.unsigned_abs();
+        format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
+    };
+    format!("{day}T{h:02}:{m:02}:{s:02}{frac}{off}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip_and_weekday() {
+        for z in -800_000..800_000 {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(Day::parse_iso("1970-01-01"), Some(Day(0)));
+        assert_eq!(Day::parse_iso("2020-07-15").unwrap().weekday(), 2); // Wednesday
+        assert_eq!(
+            Day::parse_iso("2020-02-29").unwrap().to_string(),
+            "2020-02-29"
+        );
+        assert_eq!(Day::parse_iso("2021-02-29"), None);
+        assert_eq!(Day::parse_iso("2020-13-01"), None);
+    }
+
+    #[test]
+    fn rfc3339_accepts_the_rfc_syntax() {
+        let t = parse_rfc3339("2020-07-15T10:21:33+08:00").unwrap();
+        assert_eq!(t.offset_s, 8 * 3600);
+        assert_eq!(format_rfc3339(t.instant, 0), "2020-07-15T02:21:33Z");
+        assert_eq!(
+            parse_rfc3339("2020-07-15t02:21:33z").unwrap().instant,
+            t.instant
+        );
+        let f = parse_rfc3339("2020-07-15T02:21:33.1234567Z").unwrap();
+        assert_eq!(f.instant - t.instant, 123_456);
+        assert_eq!(
+            parse_rfc3339("2020-07-14T21:21:33-05:00").unwrap().instant,
+            t.instant
+        );
+    }
+
+    #[test]
+    fn rfc3339_rejects_what_the_spec_rejects() {
+        for bad in [
+            "2020-07-15 10:21:33+08:00",
+            "2020-07-15T10:21:33",
+            "2020-07-15T10:21:60+08:00",
+            "2020-07-15T24:00:00+08:00",
+            "2020-07-15T10:21:33.+08:00",
+            "2020-07-15T10:21:33+0800",
+            "2020-02-30T10:21:33Z",
+            "2020-7-15T10:21:33Z",
+            "",
+            "2020-07-15T10:21:33+08:00 ",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_patterns() {
+        let p = LocalPattern::new("yyyy-MM-dd HH:mm:ss").unwrap();
+        let t = p.parse("2020-07-15 10:21:33", BEIJING_OFFSET_S).unwrap();
+        assert_eq!(
+            format_rfc3339(t.instant, BEIJING_OFFSET_S),
+            "2020-07-15T10:21:33+08:00"
+        );
+        for bad in [
+            "2020-07-15T10:21:33",
+            "2020-07-15 10:21:3",
+            "2020-07-15 10:21:330",
+            "2020-07-15 24:00:00",
+            "2020-02-30 10:00:00",
+            "2020-07-15 10:21:60",
+            "２020-07-15 10:21:33",
+        ] {
+            assert_eq!(p.parse(bad, BEIJING_OFFSET_S), None, "{bad}");
+        }
+        let q = LocalPattern::new("yyyyMMddHHmmss").unwrap();
+        assert_eq!(q.parse("20200715102133", BEIJING_OFFSET_S), Some(t));
+        assert_eq!(q.parse("2020071510213", BEIJING_OFFSET_S), None);
+        assert_eq!(q.parse("+0200715102133", BEIJING_OFFSET_S), None);
+        let d = LocalPattern::new("dd/MM/yyyy").unwrap();
+        assert_eq!(
+            d.parse("15/07/2020", 0).unwrap().instant,
+            Day::parse_iso("2020-07-15").unwrap().start(0)
+        );
+        assert_eq!(LocalPattern::new("HH:mm"), None);
+    }
+}

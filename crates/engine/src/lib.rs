@@ -1,0 +1,1 @@
+//! Case lifecycles and timeliness aggregates (see ARCHITECTURE.md).

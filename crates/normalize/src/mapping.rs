@@ -1,0 +1,167 @@
+//! The declarative source mapping: how one upstream system's records become canonical events.
+//!
+//! The three upstream systems of the spec are built-in presets of this one format
+//! (`crates/normalize/mappings/*.toml`); a new department system is onboarded with a mapping file
+//! of its own, without code. Every field of the format is documented in `docs/mappings.md`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// One source's mapping, as written in a TOML (or JSON) mapping file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceMapping {
+    /// Source name; appears in every event (`source`) and rejection.
+    pub name: String,
+    /// `application` or `work_order`.
+    pub case_kind: CaseKindName,
+    /// WHATWG encoding label of the raw bytes (`utf-8`, `gb18030`, `gbk`, ...).
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+    pub format: FormatSpec,
+    /// A record longer than this (bytes, before decoding) is rejected as `oversize`.
+    #[serde(default = "default_max_bytes")]
+    pub max_record_bytes: usize,
+    /// Offset of local-time formats (`+08:00` = Beijing time, the default).
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+    /// Fields whose values, joined with `|`, form the record id (the dedupe key).
+    pub record_id: Vec<String>,
+    /// Field holding the case id.
+    pub case_id: String,
+    /// Field holding the stage / action code; its values are the keys of `stages`.
+    pub stage_field: String,
+    /// Fields every record must have (checked before the stage code).
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Declared JSON types of fields: `string`, `integer` or `code` (the default: a string, or a
+    /// JSON integer read as its decimal digits).
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldType>,
+    /// Assignments applied to records of every stage (before the stage's own).
+    #[serde(default)]
+    pub common: BTreeMap<String, Assign>,
+    /// Stage code → rule.
+    pub stages: BTreeMap<String, StageRule>,
+    /// Code tables: source code → canonical value.
+    #[serde(default)]
+    pub tables: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKindName {
+    Application,
+    WorkOrder,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FormatSpec {
+    /// One JSON object per record. Field names may be dotted paths into nested objects.
+    Json,
+    /// Delimited text without quoting: the decoded line is split on `separator`.
+    Delimited {
+        separator: char,
+        columns: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// A JSON string.
+    String,
+    /// A JSON integer (no quotes, no fraction).
+    Integer,
+    /// A JSON string, or a JSON integer taken as its decimal digits (`1` = `"1"`).
+    #[default]
+    Code,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageRule {
+    /// Canonical stage name (`SUBMIT`, `ACCEPT`, ..., `REGISTER`, `DISPATCH`, ...).
+    pub stage: String,
+    /// The stage's own time field and its format.
+    pub time: TimeSpec,
+    /// Fields this stage needs (the time field is always needed).
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Canonical field → assignment.
+    #[serde(default)]
+    pub set: BTreeMap<String, Assign>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSpec {
+    pub field: String,
+    /// `rfc3339` (offset required), or a local pattern of `yyyy MM dd HH mm ss` and literals,
+    /// read in the source's `utc_offset`.
+    pub format: String,
+}
+
+/// Where a canonical field's value comes from.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Assign {
+    /// Source field (dotted path for JSON).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// A constant canonical value (instead of `field`).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Code table the source value is looked up in.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Canonical value when the field is absent, null or blank.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Text prepended to the value (e.g. `BDC-`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Use a constant canonical value instead when another field has a given code.
+    #[serde(default)]
+    pub ignore_when: Option<IgnoreWhen>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreWhen {
+    pub field: String,
+    pub equals: String,
+    pub value: String,
+}
+
+fn default_encoding() -> String {
+    "utf-8".to_owned()
+}
+fn default_max_bytes() -> usize {
+    1_048_576
+}
+fn default_offset() -> String {
+    "+08:00".to_owned()
+}
+
+/// The built-in presets, by name.
+pub const PRESETS: [(&str, &str); 3] = [
+    ("hotline", include_str!("../mappings/hotline.toml")),
+    ("onenet", include_str!("../mappings/onenet.toml")),
+    ("bdc", include_str!("../mappings/bdc.toml")),
+];
+
+impl SourceMapping {
+    /// Parses a mapping file (TOML).
+    pub fn from_toml(text: &str) -> Result<SourceMapping, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// A built-in preset (`hotline`, `onenet`, `bdc`).
+    pub fn preset(name: &str) -> Option<SourceMapping> {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
+        // The presets are checked by the tests; failing to parse one is a build defect.
+        Some(SourceMapping::from_toml(text).expect("built-in preset parses"))
+    }
+}

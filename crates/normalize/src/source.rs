@@ -1,0 +1,857 @@
+//! A compiled source mapping and the normalization of one record.
+//!
+//! Checks run in the spec's precedence order (sources.md, "Rejection rules"):
+//! oversize → bad_encoding → malformed_json / field count → a field every record needs →
+//! unknown stage code → a field the stage needs → bad_timestamp → time_out_of_range → other
+//! unknown codes.
+
+use crate::mapping::{Assign, CaseKindName, FieldType, FormatSpec, SourceMapping};
+use crate::pseudonym::PseudonymKey;
+use crate::reject::{Reason, Rejection};
+use govstream_calendar::civil::{parse_rfc3339, Day, LocalPattern, Timestamp};
+use govstream_proto::v1 as pb;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A mapping that cannot be used, with the reason in words.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("mapping file is not valid TOML or has unknown keys: {0}")]
+    Syntax(#[from] toml::de::Error),
+    #[error("source `{source_name}`: {message}")]
+    Invalid {
+        source_name: String,
+        message: String,
+    },
+}
+
+/// Earliest accepted instant: 2000-01-01T00:00+08:00.
+pub const MIN_INSTANT: i64 = 946_656_000_000_000;
+/// First instant past the accepted range: 2100-01-01T00:00+08:00.
+pub const MAX_INSTANT_EXCLUSIVE: i64 = 4_102_416_000_000_000;
+
+/// Canonical fields an assignment can set.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Target {
+    Region,
+    Department,
+    ServiceItem,
+    Category,
+    Channel,
+    LimitDays,
+    LimitUnit,
+    LegalDays,
+    ItemType,
+    SignLimitHours,
+    ExtraDays,
+    StepType,
+    Onsite,
+    Result,
+    Delivery,
+    EvaluationLevel,
+    Satisfaction,
+    CallerPseudonym,
+}
+
+impl Target {
+    const ALL: [(&'static str, Target); 18] = [
+        ("region", Target::Region),
+        ("department", Target::Department),
+        ("service_item", Target::ServiceItem),
+        ("category", Target::Category),
+        ("channel", Target::Channel),
+        ("limit_days", Target::LimitDays),
+        ("limit_unit", Target::LimitUnit),
+        ("legal_days", Target::LegalDays),
+        ("item_type", Target::ItemType),
+        ("sign_limit_hours", Target::SignLimitHours),
+        ("extra_days", Target::ExtraDays),
+        ("step_type", Target::StepType),
+        ("onsite", Target::Onsite),
+        ("result", Target::Result),
+        ("delivery", Target::Delivery),
+        ("evaluation_level", Target::EvaluationLevel),
+        ("satisfaction", Target::Satisfaction),
+        ("caller_pseudonym", Target::CallerPseudonym),
+    ];
+
+    fn parse(name: &str) -> Option<Target> {
+        Target::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+    }
+
+    /// Parses a canonical value for this target (table entries, constants, defaults).
+    fn canonical(self, v: &str) -> Option<Canon> {
+        fn en(prefix: &str, v: &str, f: fn(&str) -> Option<i32>) -> Option<Canon> {
+            f(&format!("{prefix}{v}")).map(Canon::Enum)
+        }
+        let uint = |lo: u32, hi: u32| {
+            digits_u32(v)
+                .filter(|n| (lo..=hi).contains(n))
+                .map(Canon::UInt)
+        };
+        match self {
+            Target::Region => region6(v).map(|r| Canon::Text(r.to_owned())),
+            Target::Department | Target::ServiceItem => Some(Canon::Text(v.to_owned())),
+            Target::Category => en("CATEGORY_", v, |s| {
+                pb::Category::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::Channel => en("CHANNEL_", v, |s| {
+                pb::Channel::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::LimitUnit => en("LIMIT_UNIT_", v, |s| {
+                pb::LimitUnit::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::ItemType => en("ITEM_TYPE_", v, |s| {
+                pb::ItemType::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::StepType => en("STEP_TYPE_", v, |s| {
+                pb::StepType::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::Result => en("RESULT_", v, |s| {
+                pb::Result::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::Delivery => en("DELIVERY_", v, |s| {
+                pb::Delivery::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::Satisfaction => en("SATISFACTION_", v, |s| {
+                pb::Satisfaction::from_str_name(s).map(|e| e as i32)
+            }),
+            Target::Onsite => match v {
+                "true" => Some(Canon::Bool(true)),
+                "false" => Some(Canon::Bool(false)),
+                _ => None,
+            },
+            Target::LimitDays | Target::LegalDays | Target::ExtraDays => uint(0, 100_000),
+            Target::SignLimitHours => uint(1, 100_000),
+            Target::EvaluationLevel => uint(1, 5),
+            Target::CallerPseudonym => None,
+        }
+    }
+
+    fn allowed(self) -> &'static str {
+        match self {
+            Target::Region => "a region code of 6 or 12 digits",
+            Target::LimitDays | Target::LegalDays | Target::ExtraDays => {
+                "a whole number of days >= 0"
+            }
+            Target::SignLimitHours => "a whole number of hours > 0",
+            Target::EvaluationLevel => "a level from 1 to 5",
+            _ => "a value of its code table",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Canon {
+    Text(String),
+    Enum(i32),
+    UInt(u32),
+    Bool(bool),
+}
+
+fn digits_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The 6-digit county of a 6- or 12-digit GB/T 2260 code.
+fn region6(s: &str) -> Option<&str> {
+    ((s.len() == 6 || s.len() == 12) && s.bytes().all(|b| b.is_ascii_digit())).then(|| &s[..6])
+}
+
+/// Where a field lives in a record.
+#[derive(Clone, Debug)]
+enum Location {
+    Path(Vec<String>),
+    Column(usize),
+}
+
+#[derive(Clone, Debug)]
+struct FieldDef {
+    name: String,
+    location: Location,
+    ftype: FieldType,
+}
+
+type FieldId = usize;
+
+#[derive(Clone, Debug)]
+enum Source {
+    Field {
+        field: FieldId,
+        table: Option<(String, HashMap<String, Canon>)>,
+        default: Option<Canon>,
+        prefix: String,
+        ignore_when: Option<(FieldId, String, Canon)>,
+    },
+    Const(Canon),
+}
+
+#[derive(Clone, Debug)]
+struct CompiledAssign {
+    target: Target,
+    target_name: String,
+    source: Source,
+}
+
+#[derive(Clone, Debug)]
+enum TimeFormat {
+    Rfc3339,
+    Local(LocalPattern),
+}
+
+#[derive(Clone, Debug)]
+struct CompiledStage {
+    stage: pb::Stage,
+    time_field: FieldId,
+    time_format: TimeFormat,
+    required: Vec<FieldId>,
+    assigns: Vec<CompiledAssign>,
+}
+
+/// A source mapping ready to normalize records.
+#[derive(Clone, Debug)]
+pub struct CompiledSource {
+    name: String,
+    case_kind: pb::CaseKind,
+    encoding: &'static encoding_rs::Encoding,
+    delimited: Option<(char, usize)>,
+    max_bytes: usize,
+    offset_s: i32,
+    fields: Vec<FieldDef>,
+    record_id: Vec<FieldId>,
+    case_id: FieldId,
+    stage_field: FieldId,
+    required: Vec<FieldId>,
+    common: Vec<CompiledAssign>,
+    stages: HashMap<String, CompiledStage>,
+    stage_codes: String,
+    key: Arc<PseudonymKey>,
+}
+
+struct Compiler<'m> {
+    m: &'m SourceMapping,
+    fields: Vec<FieldDef>,
+}
+
+impl Compiler<'_> {
+    fn err(&self, message: impl Into<String>) -> MappingError {
+        MappingError::Invalid {
+            source_name: self.m.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn field(&mut self, name: &str) -> Result<FieldId, MappingError> {
+        if let Some(i) = self.fields.iter().position(|f| f.name == name) {
+            return Ok(i);
+        }
+        let location = match &self.m.format {
+            FormatSpec::Json => {
+                if name.is_empty() || name.split('.').any(str::is_empty) {
+                    return Err(self.err(format!("field path `{name}` is not valid")));
+                }
+                Location::Path(name.split('.').map(str::to_owned).collect())
+            }
+            FormatSpec::Delimited { columns, .. } => Location::Column(
+                columns
+                    .iter()
+                    .position(|c| c == name)
+                    .ok_or_else(|| self.err(format!("field `{name}` is not one of the columns")))?,
+            ),
+        };
+        let ftype = self.m.fields.get(name).copied().unwrap_or_default();
+        self.fields.push(FieldDef {
+            name: name.to_owned(),
+            location,
+            ftype,
+        });
+        Ok(self.fields.len() - 1)
+    }
+
+    fn assign(&mut self, target_name: &str, a: &Assign) -> Result<CompiledAssign, MappingError> {
+        let target = Target::parse(target_name).ok_or_else(|| {
+            self.err(format!(
+                "`{target_name}` is not a canonical field (one of: {})",
+                Target::ALL.map(|(n, _)| n).join(", ")
+            ))
+        })?;
+        let canon = |c: &Compiler, what: &str, v: &str| {
+            target.canonical(v).ok_or_else(|| {
+                c.err(format!(
+                    "{what} `{v}` for `{target_name}` is not {}",
+                    target.allowed()
+                ))
+            })
+        };
+        let source = match (&a.field, &a.value) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(self.err(format!(
+                    "`{target_name}` needs exactly one of `field` and `value`"
+                )))
+            }
+            (None, Some(v)) => Source::Const(canon(self, "value", v)?),
+            (Some(f), None) => {
+                let field = self.field(f)?;
+                let table = match &a.table {
+                    None => {
+                        if !matches!(
+                            target,
+                            Target::Region
+                                | Target::Department
+                                | Target::ServiceItem
+                                | Target::LimitDays
+                                | Target::LegalDays
+                                | Target::ExtraDays
+                                | Target::SignLimitHours
+                                | Target::EvaluationLevel
+                                | Target::CallerPseudonym
+                        ) {
+                            return Err(self.err(format!(
+                                "`{target_name}` from a field needs a code `table`"
+                            )));
+                        }
+                        None
+                    }
+                    Some(t) => {
+                        let rows = self
+                            .m
+                            .tables
+                            .get(t)
+                            .ok_or_else(|| self.err(format!("no table named `{t}`")))?;
+                        let mut resolved = HashMap::new();
+                        for (code, v) in rows {
+                            resolved.insert(
+                                code.clone(),
+                                canon(self, &format!("table `{t}` value"), v)?,
+                            );
+                        }
+                        Some((t.clone(), resolved))
+                    }
+                };
+                let default = match &a.default {
+                    Some(d) => Some(canon(self, "default", d)?),
+                    None => None,
+                };
+                let ignore_when = match &a.ignore_when {
+                    Some(w) => Some((
+                        self.field(&w.field)?,
+                        w.equals.clone(),
+                        canon(self, "ignore_when value", &w.value)?,
+                    )),
+                    None => None,
+                };
+                Source::Field {
+                    field,
+                    table,
+                    default,
+                    prefix: a.prefix.clone().unwrap_or_default(),
+                    ignore_when,
+                }
+            }
+        };
+        Ok(CompiledAssign {
+            target,
+            target_name: target_name.to_owned(),
+            source,
+        })
+    }
+}
+
+fn parse_offset(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 6 || b[3] != b':' || !(b[0] == b'+' || b[0] == b'-') {
+        return None;
+    }
+    let h = digits_u32(&s[1..3])? as i32;
+    let m = digits_u32(&s[4..6])? as i32;
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(if b[0] == b'-' { -1 } else { 1 } * (h * 3600 + m * 60))
+}
+
+impl CompiledSource {
+    /// Validates and compiles a mapping. Every mistake in a mapping file is reported here, with
+    /// the source name and what is wrong, before any record is read.
+    pub fn compile(
+        m: &SourceMapping,
+        key: Arc<PseudonymKey>,
+    ) -> Result<CompiledSource, MappingError> {
+        let mut c = Compiler {
+            m,
+            fields: Vec::new(),
+        };
+        if m.name.is_empty()
+            || !m
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(c.err("`name` must be non-empty ASCII letters, digits, `_` or `-`"));
+        }
+        let encoding = encoding_rs::Encoding::for_label(m.encoding.as_bytes())
+            .ok_or_else(|| c.err(format!("unknown encoding `{}`", m.encoding)))?;
+        let offset_s = parse_offset(&m.utc_offset)
+            .ok_or_else(|| c.err(format!("utc_offset `{}` is not ±hh:mm", m.utc_offset)))?;
+        let delimited = match &m.format {
+            FormatSpec::Json => None,
+            FormatSpec::Delimited { separator, columns } => {
+                if columns.is_empty() {
+                    return Err(c.err("a delimited format needs `columns`"));
+                }
+                Some((*separator, columns.len()))
+            }
+        };
+        if m.record_id.is_empty() {
+            return Err(c.err("`record_id` needs at least one field"));
+        }
+        let mut required = Vec::new();
+        for f in &m.required {
+            let id = c.field(f)?;
+            required.push(id);
+        }
+        let record_id = m
+            .record_id
+            .iter()
+            .map(|f| c.field(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let case_id = c.field(&m.case_id)?;
+        let stage_field = c.field(&m.stage_field)?;
+        for id in record_id.iter().copied().chain([case_id, stage_field]) {
+            if !required.contains(&id) {
+                required.push(id);
+            }
+        }
+        let mut common = Vec::new();
+        for (t, a) in &m.common {
+            common.push(c.assign(t, a)?);
+        }
+        let kind = match m.case_kind {
+            CaseKindName::Application => pb::CaseKind::Application,
+            CaseKindName::WorkOrder => pb::CaseKind::WorkOrder,
+        };
+        let mut stages = HashMap::new();
+        for (code, rule) in &m.stages {
+            let stage = pb::Stage::from_str_name(&format!("STAGE_{}", rule.stage))
+                .filter(|s| *s != pb::Stage::Unspecified)
+                .ok_or_else(|| {
+                    c.err(format!(
+                        "stage `{code}`: `{}` is not a canonical stage",
+                        rule.stage
+                    ))
+                })?;
+            let time_field = c.field(&rule.time.field)?;
+            let time_format = if rule.time.format == "rfc3339" {
+                TimeFormat::Rfc3339
+            } else {
+                TimeFormat::Local(LocalPattern::new(&rule.time.format).ok_or_else(|| {
+                    c.err(format!(
+                        "stage `{code}`: time format `{}` is neither `rfc3339` nor a pattern with yyyy, MM and dd",
+                        rule.time.format
+                    ))
+                })?)
+            };
+            let mut req = Vec::new();
+            for f in &rule.required {
+                req.push(c.field(f)?);
+            }
+            if !req.contains(&time_field) {
+                req.push(time_field);
+            }
+            let mut assigns = Vec::new();
+            for (t, a) in &rule.set {
+                assigns.push(c.assign(t, a)?);
+            }
+            stages.insert(
+                code.clone(),
+                CompiledStage {
+                    stage,
+                    time_field,
+                    time_format,
+                    required: req,
+                    assigns,
+                },
+            );
+        }
+        if stages.is_empty() {
+            return Err(c.err("`stages` is empty"));
+        }
+        let stage_codes = m.stages.keys().cloned().collect::<Vec<_>>().join(", ");
+        Ok(CompiledSource {
+            name: m.name.clone(),
+            case_kind: kind,
+            encoding,
+            delimited,
+            max_bytes: m.max_record_bytes,
+            offset_s,
+            fields: c.fields,
+            record_id,
+            case_id,
+            stage_field,
+            required,
+            common,
+            stages,
+            stage_codes,
+            key,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether records of this source are delimited text (file mode: a trailing CR is dropped
+    /// there anyway; JSON tolerates it as whitespace).
+    pub fn is_delimited(&self) -> bool {
+        self.delimited.is_some()
+    }
+
+    /// Normalizes one raw record (a Kafka message value, or a file line without its terminator).
+    pub fn normalize(&self, bytes: &[u8]) -> Result<pb::CaseEvent, Rejection> {
+        if bytes.len() > self.max_bytes {
+            return Err(Rejection::new(
+                Reason::Oversize,
+                format!(
+                    "record is {} bytes, more than the limit of {}",
+                    bytes.len(),
+                    self.max_bytes
+                ),
+            ));
+        }
+        let text = self.decode(bytes)?;
+        match self.delimited {
+            None => {
+                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                let value: Value = serde_json::from_str(text).map_err(|e| {
+                    Rejection::new(
+                        Reason::MalformedJson,
+                        format!(
+                            "not JSON: {} at line {} column {}",
+                            json_error_kind(&e),
+                            e.line(),
+                            e.column()
+                        ),
+                    )
+                })?;
+                if !value.is_object() {
+                    return Err(Rejection::new(
+                        Reason::MalformedJson,
+                        "JSON value is not an object",
+                    ));
+                }
+                self.map(&Record::Json(&value))
+            }
+            Some((sep, n)) => {
+                let line = text.strip_suffix('\r').unwrap_or(&text);
+                let cols: Vec<&str> = line.split(sep).collect();
+                if cols.len() != n {
+                    return Err(Rejection::new(
+                        Reason::MissingField,
+                        format!(
+                            "record has {} fields separated by `{sep}`, the mapping has {n}",
+                            cols.len()
+                        ),
+                    ));
+                }
+                self.map(&Record::Columns(&cols))
+            }
+        }
+    }
+
+    fn decode<'b>(&self, bytes: &'b [u8]) -> Result<Cow<'b, str>, Rejection> {
+        let bad = || {
+            Rejection::new(
+                Reason::BadEncoding,
+                format!("bytes are not valid {}", self.encoding.name()),
+            )
+        };
+        if self.encoding == encoding_rs::UTF_8 {
+            return std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| {
+                Rejection::new(
+                    Reason::BadEncoding,
+                    format!("bytes are not valid UTF-8 (at byte {})", e.valid_up_to()),
+                )
+            });
+        }
+        self.encoding
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .ok_or_else(bad)
+    }
+
+    fn map(&self, r: &Record) -> Result<pb::CaseEvent, Rejection> {
+        for &f in &self.required {
+            self.require(r, f)?;
+        }
+        let code = self.code_of(r, self.stage_field).unwrap_or_default();
+        let stage = self.stages.get(code.as_ref()).ok_or_else(|| {
+            Rejection::new(
+                Reason::UnknownCode,
+                format!(
+                    "`{}` is not a known stage code (known: {})",
+                    self.fields[self.stage_field].name, self.stage_codes
+                ),
+            )
+        })?;
+        for &f in &stage.required {
+            self.require(r, f)?;
+        }
+        let time_text = match r.get(&self.fields[stage.time_field]) {
+            Raw::Str(s) => s,
+            _ => "",
+        };
+        let ts = match &stage.time_format {
+            TimeFormat::Rfc3339 => parse_rfc3339(time_text),
+            TimeFormat::Local(p) => p.parse(time_text, self.offset_s),
+        }
+        .ok_or_else(|| {
+            let expected = match &stage.time_format {
+                TimeFormat::Rfc3339 => "RFC 3339 with an offset".to_owned(),
+                TimeFormat::Local(p) => format!("exactly `{}`", p.as_str()),
+            };
+            Rejection::new(
+                Reason::BadTimestamp,
+                format!("`{}` is not {expected}", self.fields[stage.time_field].name),
+            )
+        })?;
+        let Timestamp { instant, offset_s } = ts;
+        if !(MIN_INSTANT..MAX_INSTANT_EXCLUSIVE).contains(&instant) {
+            return Err(Rejection::new(
+                Reason::TimeOutOfRange,
+                format!(
+                    "`{}` is outside 2000-01-01T00:00+08:00 .. 2100-01-01T00:00+08:00 ({})",
+                    self.fields[stage.time_field].name,
+                    Day::of_instant(instant, offset_s).year()
+                ),
+            ));
+        }
+        let mut ev = pb::CaseEvent {
+            source: self.name.clone(),
+            record_id: self.record_id_of(r),
+            case_id: self
+                .code_of(r, self.case_id)
+                .unwrap_or_default()
+                .into_owned(),
+            case_kind: self.case_kind as i32,
+            stage: stage.stage as i32,
+            event_time_us: instant,
+            utc_offset_s: offset_s,
+            ..Default::default()
+        };
+        for a in self.common.iter().chain(&stage.assigns) {
+            self.apply(r, a, &mut ev)?;
+        }
+        Ok(ev)
+    }
+
+    fn require(&self, r: &Record, f: FieldId) -> Result<(), Rejection> {
+        let def = &self.fields[f];
+        let problem = match (r.get(def), def.ftype) {
+            (Raw::Absent, _) => "is absent",
+            (Raw::Null, _) => "is null",
+            (Raw::Str(s), _) if s.trim().is_empty() => "is empty or blank",
+            (Raw::Str(_), FieldType::String | FieldType::Code) => return Ok(()),
+            (Raw::Int(_), FieldType::Integer | FieldType::Code) => return Ok(()),
+            (_, FieldType::String) => "is not a JSON string",
+            (_, FieldType::Integer) => "is not a JSON integer",
+            (_, FieldType::Code) => "is not a string or an integer",
+        };
+        Err(Rejection::new(
+            Reason::MissingField,
+            format!("required field `{}` {problem}", def.name),
+        ))
+    }
+
+    /// A field's value as text: strings as they are, JSON integers as their digits (code
+    /// fields only).
+    fn code_of<'r>(&self, r: &'r Record, f: FieldId) -> Option<Cow<'r, str>> {
+        let def = &self.fields[f];
+        match (r.get(def), def.ftype) {
+            (Raw::Str(s), FieldType::String | FieldType::Code) => Some(Cow::Borrowed(s)),
+            (Raw::Int(n), FieldType::Code) => Some(Cow::Owned(n.to_string())),
+            _ => None,
+        }
+    }
+
+    fn record_id_of(&self, r: &Record) -> String {
+        let mut id = String::new();
+        for (i, &f) in self.record_id.iter().enumerate() {
+            if i > 0 {
+                id.push('|');
+            }
+            id.push_str(&self.code_of(r, f).unwrap_or_default());
+        }
+        id
+    }
+
+    fn apply(
+        &self,
+        r: &Record,
+        a: &CompiledAssign,
+        ev: &mut pb::CaseEvent,
+    ) -> Result<(), Rejection> {
+        let value = match &a.source {
+            Source::Const(c) => Some(c.clone()),
+            Source::Field {
+                field,
+                table,
+                default,
+                prefix,
+                ignore_when,
+            } => {
+                if let Some((other, equals, c)) = ignore_when {
+                    if self.code_of(r, *other).as_deref() == Some(equals.as_str()) {
+                        set(ev, a.target, c.clone());
+                        return Ok(());
+                    }
+                }
+                let def = &self.fields[*field];
+                let raw = r.get(def);
+                let blank = match raw {
+                    Raw::Absent | Raw::Null => true,
+                    Raw::Str(s) => s.trim().is_empty(),
+                    _ => false,
+                };
+                if a.target == Target::CallerPseudonym {
+                    // Personal data: never a reason to reject, never kept.
+                    if let Some(p) = self.code_of(r, *field).and_then(|s| self.key.pseudonym(&s)) {
+                        ev.caller_pseudonym = p;
+                    }
+                    return Ok(());
+                }
+                if blank {
+                    default.clone()
+                } else {
+                    let bad = || {
+                        let what = match table {
+                            Some((t, _)) => format!("a code of table `{t}`"),
+                            None => a.target.allowed().to_owned(),
+                        };
+                        Rejection::new(
+                            Reason::UnknownCode,
+                            format!("`{}` is not {what} (for `{}`)", def.name, a.target_name),
+                        )
+                    };
+                    let canon = match (raw, def.ftype, table) {
+                        (Raw::Int(n), FieldType::Integer, None) => {
+                            if n < 0 {
+                                return Err(bad());
+                            }
+                            a.target.canonical(&n.to_string())
+                        }
+                        (_, FieldType::Integer, _) => return Err(bad()),
+                        _ => {
+                            let text = self.code_of(r, *field).ok_or_else(bad)?;
+                            match table {
+                                Some((_, rows)) => rows.get(text.as_ref()).cloned(),
+                                None => a.target.canonical(&text),
+                            }
+                        }
+                    };
+                    let canon = canon.ok_or_else(bad)?;
+                    Some(match canon {
+                        Canon::Text(t) if !prefix.is_empty() => Canon::Text(format!("{prefix}{t}")),
+                        c => c,
+                    })
+                }
+            }
+        };
+        if let Some(v) = value {
+            set(ev, a.target, v);
+        }
+        Ok(())
+    }
+}
+
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "unexpected end of input",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "invalid value",
+        serde_json::error::Category::Io => "read error",
+    }
+}
+
+fn limit(ev: &mut pb::CaseEvent) -> &mut pb::Limit {
+    ev.limit.get_or_insert(pb::Limit {
+        value: 0,
+        unit: pb::LimitUnit::WorkingDays as i32,
+    })
+}
+
+fn set(ev: &mut pb::CaseEvent, t: Target, v: Canon) {
+    match (t, v) {
+        (Target::Region, Canon::Text(s)) => ev.region = s,
+        (Target::Department, Canon::Text(s)) => ev.department = s,
+        (Target::ServiceItem, Canon::Text(s)) => ev.service_item = s,
+        (Target::Category, Canon::Enum(e)) => ev.category = e,
+        (Target::Channel, Canon::Enum(e)) => ev.channel = e,
+        (Target::LimitDays, Canon::UInt(n)) => limit(ev).value = n,
+        (Target::LimitUnit, Canon::Enum(e)) => limit(ev).unit = e,
+        (Target::LegalDays, Canon::UInt(n)) => ev.legal_days = Some(n),
+        (Target::ItemType, Canon::Enum(e)) => ev.item_type = e,
+        (Target::SignLimitHours, Canon::UInt(n)) => ev.sign_limit_hours = Some(n),
+        (Target::ExtraDays, Canon::UInt(n)) => ev.extra_days = n,
+        (Target::StepType, Canon::Enum(e)) => ev.step_type = e,
+        (Target::Onsite, Canon::Bool(b)) => ev.onsite = b,
+        (Target::Result, Canon::Enum(e)) => ev.result = e,
+        (Target::Delivery, Canon::Enum(e)) => ev.delivery = e,
+        (Target::EvaluationLevel, Canon::UInt(n)) => ev.evaluation_level = n,
+        (Target::Satisfaction, Canon::Enum(e)) => ev.satisfaction = e,
+        // Canonical values are parsed per target, so other pairs cannot occur.
+        _ => {}
+    }
+}
+
+/// A raw field value, whatever the record format.
+#[derive(Copy, Clone, Debug)]
+enum Raw<'a> {
+    Absent,
+    Null,
+    Str(&'a str),
+    Int(i128),
+    /// A non-integer number, a boolean, an object or an array.
+    Other,
+}
+
+enum Record<'a> {
+    Json(&'a Value),
+    Columns(&'a [&'a str]),
+}
+
+impl<'a> Record<'a> {
+    fn get(&self, def: &FieldDef) -> Raw<'a> {
+        match (self, &def.location) {
+            (Record::Json(v), Location::Path(path)) => {
+                let mut cur: &Value = v;
+                for p in path {
+                    match cur.get(p) {
+                        Some(next) => cur = next,
+                        None => return Raw::Absent,
+                    }
+                }
+                match cur {
+                    Value::Null => Raw::Null,
+                    Value::String(s) => Raw::Str(s),
+                    Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                        (Some(i), _) => Raw::Int(i as i128),
+                        (None, Some(u)) => Raw::Int(u as i128),
+                        _ => Raw::Other,
+                    },
+                    _ => Raw::Other,
+                }
+            }
+            (Record::Columns(cols), Location::Column(i)) => {
+                cols.get(*i).map_or(Raw::Absent, |s| Raw::Str(s))
+            }
+            _ => Raw::Absent,
+        }
+    }
+}
