@@ -284,7 +284,6 @@ impl RegionCalendar {
         }
         // After the table: Monday-Friday.
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        let mut z = z;
         loop {
             if !Day(z).is_weekend() {
                 left -= 1;

@@ -1,1 +1,51 @@
-fn main() {}
+//! `govstream`: timeliness metrics for government services, from upstream events.
+//!
+//! The binary is a thin edge around the pure libraries: it reads files (and, later, Kafka),
+//! calls `govstream-normalize` and `govstream-engine`, and writes results.
+
+mod input;
+mod normalize_cmd;
+mod sources;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// govstream — how timely are public services, minute by minute.
+///
+/// Normalizes events of the 12345 hotline, the one-network service platform and departments'
+/// own systems into canonical protobuf events, follows every case through its lifecycle and
+/// aggregates timeliness metrics (at-most-one-trip rate, on-time completion in working days,
+/// overdue cases, hotline sign-for and closure timeliness, satisfaction).
+#[derive(Parser)]
+#[command(name = "govstream", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Normalize(normalize_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GOVSTREAM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Normalize(a) => normalize_cmd::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Which sources a command reads: built-in presets or mapping files, and where their records are.
+
+use anyhow::{bail, Context, Result};
+use govstream_normalize::{CompiledSource, PseudonymKey};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `--source NAME=PATH`.
+#[derive(Clone, Debug)]
+pub struct SourceArg {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+pub fn parse_source_arg(s: &str) -> Result<SourceArg, String> {
+    let (name, path) = s.split_once('=').ok_or_else(|| {
+        format!("`{s}` is not NAME=PATH (e.g. hotline=data/samples/hotline.ndjson)")
+    })?;
+    if name.is_empty() || path.is_empty() {
+        return Err(format!("`{s}` is not NAME=PATH"));
+    }
+    Ok(SourceArg {
+        name: name.to_owned(),
+        path: PathBuf::from(path),
+    })
+}
+
+/// Options shared by every command that normalizes records.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SourceOptions {
+    /// A source to read: NAME=PATH, one record per line in the source's encoding. NAME is a
+    /// built-in preset (hotline, onenet, bdc) or the name of a --mapping file. Repeatable.
+    #[arg(long = "source", value_name = "NAME=PATH", value_parser = parse_source_arg, required = true)]
+    pub sources: Vec<SourceArg>,
+    /// A source mapping file (TOML) that defines another upstream system; see docs/mappings.md.
+    /// Repeatable. A mapping with a preset's name replaces the preset.
+    #[arg(long = "mapping", value_name = "FILE")]
+    pub mappings: Vec<PathBuf>,
+    /// File holding the secret that keys caller pseudonyms (HMAC-SHA256 of phone numbers).
+    /// Defaults to $GOVSTREAM_PSEUDONYM_KEY, else a fixed demo key (with a warning).
+    #[arg(long, value_name = "FILE")]
+    pub pseudonym_key_file: Option<PathBuf>,
+}
+
+impl SourceOptions {
+    pub fn key(&self) -> Result<Arc<PseudonymKey>> {
+        if let Some(p) = &self.pseudonym_key_file {
+            let k = std::fs::read(p)
+                .with_context(|| format!("reading pseudonym key file {}", p.display()))?;
+            let k = k.trim_ascii().to_vec();
+            if k.len() < 16 {
+                bail!("pseudonym key in {} is shorter than 16 bytes", p.display());
+            }
+            return Ok(Arc::new(PseudonymKey::new(k)));
+        }
+        if let Ok(k) = std::env::var("GOVSTREAM_PSEUDONYM_KEY") {
+            if k.len() < 16 {
+                bail!("GOVSTREAM_PSEUDONYM_KEY is shorter than 16 bytes");
+            }
+            return Ok(Arc::new(PseudonymKey::new(k)));
+        }
+        tracing::warn!(
+            "no pseudonym key configured: using the public demo key; set --pseudonym-key-file or GOVSTREAM_PSEUDONYM_KEY in production"
+        );
+        Ok(Arc::new(PseudonymKey::new("govstream-demo-key-not-secret")))
+    }
+
+    /// Compiles the mapping of every `--source`, in the order given.
+    pub fn compile(&self) -> Result<Vec<(CompiledSource, PathBuf)>> {
+        let key = self.key()?;
+        let mut custom = Vec::new();
+        for p in &self.mappings {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading mapping file {}", p.display()))?;
+            let c = govstream_normalize::from_mapping_file(&text, key.clone())
+                .with_context(|| format!("mapping file {}", p.display()))?;
+            custom.push(c);
+        }
+        let mut out = Vec::new();
+        for s in &self.sources {
+            let compiled = match custom.iter().find(|c| c.name() == s.name) {
+                Some(c) => c.clone(),
+                None => match govstream_normalize::preset(&s.name, key.clone()) {
+                    Some(c) => c.context("built-in preset")?,
+                    None => bail!(
+                        "unknown source `{}`: use a preset (hotline, onenet, bdc) or pass --mapping FILE defining it",
+                        s.name
+                    ),
+                },
+            };
+            out.push((compiled, s.path.clone()));
+        }
+        Ok(out)
+    }
+}
