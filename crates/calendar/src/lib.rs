@@ -8,4 +8,7 @@ pub mod civil;
 mod workday;
 
 pub use civil::{Day, Instant, Timestamp};
-pub use workday::{Calendar, CalendarError, CalendarFile, Deadline, LimitUnit, RegionCalendar};
+pub use workday::{
+    Calendar, CalendarError, CalendarFile, Deadline, LimitUnit, RegionCalendar, BUNDLED_NATIONAL,
+    BUNDLED_XINJIANG,
+};

@@ -3,8 +3,10 @@
 //! The binary is a thin edge around the pure libraries: it reads files (and, later, Kafka),
 //! calls `govstream-normalize` and `govstream-engine`, and writes results.
 
+mod calendar_opts;
 mod input;
 mod normalize_cmd;
+mod replay_cmd;
 mod sources;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Normalize(normalize_cmd::Args),
+    Replay(replay_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Normalize(a) => normalize_cmd::run(a),
+        Command::Replay(a) => replay_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,158 @@
+//! Per-case facts, folded from canonical events (metrics.md "Case facts").
+//!
+//! Every fact is a commutative merge — earliest or latest instant with ties to the smaller
+//! record id, sums, sets — so the facts of a case depend only on the set of its records, never
+//! on their arrival order.
+
+use crate::intern::Sym;
+
+/// The winning record of a stage recorded more than once, with the attributes it supplies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pick<A> {
+    pub at: i64,
+    pub rid: Box<str>,
+    pub a: A,
+}
+
+/// Keeps the earliest (instant, record id).
+pub fn take_earliest<A>(slot: &mut Option<Pick<A>>, at: i64, rid: &str, a: A) {
+    let better = match slot {
+        None => true,
+        Some(p) => at < p.at || (at == p.at && rid < &*p.rid),
+    };
+    if better {
+        *slot = Some(Pick {
+            at,
+            rid: rid.into(),
+            a,
+        });
+    }
+}
+
+/// Keeps the latest instant; equal instants go to the smaller record id.
+pub fn take_latest<A>(slot: &mut Option<Pick<A>>, at: i64, rid: &str, a: A) {
+    let better = match slot {
+        None => true,
+        Some(p) => at > p.at || (at == p.at && rid < &*p.rid),
+    };
+    if better {
+        *slot = Some(Pick {
+            at,
+            rid: rid.into(),
+            a,
+        });
+    }
+}
+
+pub fn min_opt(slot: &mut Option<i64>, at: i64) {
+    *slot = Some(slot.map_or(at, |x| x.min(at)));
+}
+
+pub fn max_opt(slot: &mut Option<i64>, at: i64) {
+    *slot = Some(slot.map_or(at, |x| x.max(at)));
+}
+
+/// Dimension values a record carries: region, dept, item (or category), channel.
+pub type Dims = [Sym; 4];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubmitA {
+    pub dims: Dims,
+    /// The submission was made in person (window or kiosk).
+    pub visit: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcceptA {
+    pub dims: Dims,
+    pub limit: u32,
+    pub natural_days: bool,
+}
+
+/// Facts of an application.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Application {
+    pub submit: Option<Pick<SubmitA>>,
+    pub accept: Option<Pick<AcceptA>>,
+    /// Latest approval or refusal; the attribute is "collected at a window".
+    pub complete: Option<Pick<bool>>,
+    /// Latest withdrawal.
+    pub withdrawn: Option<i64>,
+    /// Dimensions given by records of other stages (bdc records all carry them): the earliest.
+    pub other: Option<Pick<Dims>>,
+    /// SUSPEND (true) and RESUME (false) steps.
+    pub steps: Vec<(i64, bool)>,
+    /// Process steps that needed the applicant in person.
+    pub onsite_steps: u32,
+    /// The result was collected at a window (bdc 06): one visit however often recorded.
+    pub collected: bool,
+    /// Evaluations: (instant, bad review).
+    pub reviews: Vec<(i64, bool)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegisterA {
+    pub region: Sym,
+    pub category: Sym,
+    pub channel: Sym,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatchA {
+    pub limit: u32,
+    pub sign_limit_hours: u32,
+}
+
+/// Per-event hotline counters that are not case facts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OrderEvent {
+    Return,
+    Urge,
+    CallbackSatisfied,
+    CallbackDissatisfied,
+    CallbackUnreachable,
+    CallbackOther,
+    Reopen,
+}
+
+/// Facts of a hotline work order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkOrder {
+    pub register: Option<Pick<RegisterA>>,
+    /// Earliest ANSWER.
+    pub answer: Option<i64>,
+    pub first_dispatch: Option<Pick<DispatchA>>,
+    /// Latest DISPATCH; supplies the department.
+    pub last_dispatch: Option<Pick<Sym>>,
+    pub signs: Vec<i64>,
+    /// Latest CLOSE or ANSWER.
+    pub last_close: Option<i64>,
+    pub last_reopen: Option<i64>,
+    pub extra_days: u32,
+    pub events: Vec<(i64, OrderEvent)>,
+}
+
+impl WorkOrder {
+    /// The closure instant: the last CLOSE or ANSWER unless a strictly later REOPEN follows.
+    pub fn closed_at(&self) -> Option<i64> {
+        let c = self.last_close?;
+        match self.last_reopen {
+            Some(r) if r > c => None,
+            _ => Some(c),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Facts {
+    Application(Application),
+    WorkOrder(WorkOrder),
+}
+
+/// One case: its facts and the records already applied (dedupe).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    pub facts: Facts,
+    /// (record-id hash, content fingerprint) of every applied record.
+    pub seen: Vec<(u64, u32)>,
+}

@@ -1,0 +1,67 @@
+//! The aggregate store: DAY cells of counters and histograms, and overdue step functions.
+//! MONTH records and `overdue_open` snapshots are derived when records are produced.
+
+use crate::case::Dims;
+use crate::contrib::{bucket_of, Family, Item, BUCKETS};
+use std::collections::{BTreeMap, HashMap};
+
+/// Counters and histogram of one (family, DAY window, dimensions) key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cell {
+    /// Counter values by index (`contrib::app` / `contrib::hot`); overdue is not kept here.
+    pub counters: [i64; 14],
+    /// Non-cumulative bucket counts.
+    pub buckets: [i64; BUCKETS],
+    /// Total duration, microseconds of working time (exact, so sums are order-independent).
+    pub sum_us: i128,
+}
+
+impl Cell {
+    pub fn count(&self) -> i64 {
+        self.buckets.iter().sum()
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.counters.iter().all(|&c| c == 0) && self.buckets.iter().all(|&b| b == 0)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    pub cells: HashMap<(Family, i32, Dims), Cell>,
+    /// Per (family, dims): day → change of the overdue count at the end of that day.
+    pub overdue: HashMap<(Family, Dims), BTreeMap<i32, i64>>,
+}
+
+impl Store {
+    pub fn apply(&mut self, family: Family, items: &[Item], sign: i64) {
+        for it in items {
+            match *it {
+                Item::Count { day, dims, counter } => {
+                    self.cells.entry((family, day, dims)).or_default().counters
+                        [counter as usize] += sign;
+                }
+                Item::Duration { day, dims, us } => {
+                    let c = self.cells.entry((family, day, dims)).or_default();
+                    c.buckets[bucket_of(us)] += sign;
+                    c.sum_us += sign as i128 * us as i128;
+                }
+                Item::Overdue { dims, from, to } => {
+                    let steps = self.overdue.entry((family, dims)).or_default();
+                    bump(steps, from, sign);
+                    if let Some(to) = to {
+                        bump(steps, to + 1, -sign);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bump(steps: &mut BTreeMap<i32, i64>, day: i32, by: i64) {
+    let v = steps.entry(day).or_insert(0);
+    *v += by;
+    if *v == 0 {
+        steps.remove(&day);
+    }
+}

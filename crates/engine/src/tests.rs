@@ -1,0 +1,520 @@
+//! Tests for every counter and rule of metrics.md, through the real normalizer.
+
+use crate::{canonical_json, Applied, Engine};
+use govstream_calendar::Calendar;
+use govstream_normalize::{preset, CompiledSource, PseudonymKey};
+use serde_json::Value;
+use std::sync::Arc;
+
+fn sources() -> Vec<CompiledSource> {
+    let key = Arc::new(PseudonymKey::new("engine-test-key"));
+    ["hotline", "onenet", "bdc"]
+        .iter()
+        .map(|n| preset(n, key.clone()).unwrap().unwrap())
+        .collect()
+}
+
+/// Runs (source, raw record) pairs through normalize + engine; returns the canonical records.
+pub(crate) fn run(records: &[(&str, String)]) -> Vec<Value> {
+    render(&engine(records))
+}
+
+pub(crate) fn engine(records: &[(&str, String)]) -> Engine {
+    let srcs = sources();
+    let mut e = Engine::new(Arc::new(Calendar::bundled()));
+    for (name, rec) in records {
+        let s = srcs.iter().find(|s| s.name() == *name).unwrap();
+        let bytes = if *name == "bdc" {
+            encoding_rs::GB18030.encode(rec).0.into_owned()
+        } else {
+            rec.clone().into_bytes()
+        };
+        let ev = s.normalize(&bytes).unwrap_or_else(|r| panic!("{rec}: {r}"));
+        e.apply(&ev);
+    }
+    e
+}
+
+pub(crate) fn render(e: &Engine) -> Vec<Value> {
+    e.records()
+        .iter()
+        .map(|r| serde_json::from_str(&canonical_json(r)).unwrap())
+        .collect()
+}
+
+fn find<'a>(out: &'a [Value], family: &str, gran: &str, window: &str) -> Vec<&'a Value> {
+    out.iter()
+        .filter(|r| r["family"] == family && r["granularity"] == gran && r["window"] == window)
+        .collect()
+}
+
+/// The single record of a window; panics if there are several or none.
+fn one<'a>(out: &'a [Value], family: &str, gran: &str, window: &str) -> &'a Value {
+    let v = find(out, family, gran, window);
+    assert_eq!(v.len(), 1, "{family} {gran} {window}: {v:#?}\nall: {out:#?}");
+    v[0]
+}
+
+fn counter(r: &Value, name: &str) -> u64 {
+    r["counters"][name].as_u64().unwrap_or_else(|| panic!("{name} in {r}"))
+}
+
+fn sb(proj: &str, t: &str, applytype: &str) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"SB-{proj}","PROJID":"{proj}","INFOTYPE":"SB","TASKCODE":"T1","AREACODE":"652801000000","DEPTCODE":"D1","APPLYTYPE":"{applytype}","APPLYTIME":"{t}"}}"#))
+}
+fn sl(proj: &str, t: &str, days: u32, itemtype: &str) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"SL-{proj}","PROJID":"{proj}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"{itemtype}","ACCEPTTIME":"{t}","PROMISEDAYS":"{days}"}}"#))
+}
+fn sl_region(proj: &str, t: &str, days: u32, region: &str) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"SL-{proj}","PROJID":"{proj}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"{region}","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"{t}","PROMISEDAYS":"{days}"}}"#))
+}
+fn gc(proj: &str, n: u32, t: &str, step: &str, onsite: u32) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"GC-{proj}-{n}","PROJID":"{proj}","INFOTYPE":"GC","STEPTYPE":"{step}","STEPTIME":"{t}","ONSITE":"{onsite}"}}"#))
+}
+fn bj(proj: &str, t: &str, result: u32, delivery: u32) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"BJ-{proj}-{t}","PROJID":"{proj}","INFOTYPE":"BJ","RESULT":"{result}","FINISHTIME":"{t}","DELIVERY":"{delivery}"}}"#))
+}
+fn pj(proj: &str, n: u32, t: &str, level: u32) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"PJ-{proj}-{n}","PROJID":"{proj}","INFOTYPE":"PJ","EVALLEVEL":"{level}","EVALTIME":"{t}"}}"#))
+}
+/// A record of another case, only to move the watermark.
+fn tick(t: &str) -> (&'static str, String) {
+    ("onenet", format!(r#"{{"RECORDID":"TICK-{t}","PROJID":"TICK","INFOTYPE":"PJ","EVALLEVEL":"5","EVALTIME":"{t}"}}"#))
+}
+
+#[test]
+fn application_counters_and_histogram() {
+    let out = run(&[
+        sb("P1", "2020-07-15 09:00:00", "1"),
+        sl("P1", "2020-07-15 10:00:00", 5, "CN"),
+        bj("P1", "2020-07-17 10:00:00", 1, 1),
+        pj("P1", 1, "2020-07-17 12:00:00", 2),
+        pj("P1", 2, "2020-07-18 12:00:00", 5),
+    ]);
+    let d15 = one(&out, "application", "DAY", "2020-07-15");
+    assert_eq!(d15["region"], "652801");
+    assert_eq!(d15["dept"], "D1");
+    assert_eq!(d15["item"], "T1");
+    assert_eq!(d15["channel"], "ONLINE");
+    assert_eq!(counter(d15, "submitted"), 1);
+    assert_eq!(counter(d15, "accepted"), 1);
+    assert_eq!(counter(d15, "completed"), 0);
+    let d17 = one(&out, "application", "DAY", "2020-07-17");
+    for (c, v) in [
+        ("completed", 1),
+        ("on_time", 1),
+        ("at_most_one_trip", 1),
+        ("zero_trip", 1),
+        ("reviews", 1),
+        ("bad_reviews", 1),
+        ("submitted", 0),
+    ] {
+        assert_eq!(counter(d17, c), v, "{c}");
+    }
+    // Wed 10:00 to Fri 10:00 = 2 working days: buckets le 2 and above.
+    assert_eq!(d17["duration"]["buckets"], serde_json::json!([0, 0, 1, 1, 1, 1, 1, 1, 1, 1]));
+    assert_eq!(d17["duration"]["sum"].as_f64().unwrap(), 2.0);
+    assert_eq!(d17["duration"]["count"], 1);
+    let d18 = one(&out, "application", "DAY", "2020-07-18");
+    assert_eq!((counter(d18, "reviews"), counter(d18, "bad_reviews")), (1, 0));
+    let m = one(&out, "application", "MONTH", "2020-07");
+    for (c, v) in [("submitted", 1), ("accepted", 1), ("completed", 1), ("reviews", 2), ("bad_reviews", 1)] {
+        assert_eq!(counter(m, c), v, "{c}");
+    }
+    assert_eq!(m["duration"]["count"], 1);
+    // Canonical rendering: keys in order, compact.
+    let line = canonical_json(&engine(&[sb("P1", "2020-07-15 09:00:00", "1")]).records()[0]);
+    assert_eq!(
+        line,
+        r#"{"family":"application","granularity":"DAY","window":"2020-07-15","region":"652801","dept":"D1","item":"T1","channel":"ONLINE","counters":{"submitted":1,"accepted":0,"completed":0,"on_time":0,"at_most_one_trip":0,"zero_trip":0,"withdrawn":0,"reviews":0,"bad_reviews":0,"overdue_open":0},"duration":{"buckets":[0,0,0,0,0,0,0,0,0,0],"sum":0.0,"count":0}}"#
+    );
+}
+
+#[test]
+fn visits_decide_one_trip_and_zero_trip() {
+    // Window submission (1 visit) only: at most one trip, not zero trip.
+    let out = run(&[
+        sb("P1", "2020-07-15 09:00:00", "2"),
+        sl("P1", "2020-07-15 10:00:00", 5, "CN"),
+        bj("P1", "2020-07-16 10:00:00", 1, 1),
+        // Kiosk submission + on-site step: 2 visits.
+        sb("P2", "2020-07-15 09:00:00", "4"),
+        sl("P2", "2020-07-15 10:00:00", 5, "CN"),
+        gc("P2", 1, "2020-07-15 11:00:00", "NORMAL", 1),
+        bj("P2", "2020-07-16 10:00:00", 1, 1),
+        // Online submission + collection at a window: 1 visit.
+        sb("P3", "2020-07-15 09:00:00", "1"),
+        sl("P3", "2020-07-15 10:00:00", 5, "CN"),
+        bj("P3", "2020-07-16 10:00:00", 2, 3),
+        // No submission record at all, electronic delivery: zero trips, channel "".
+        sl("P4", "2020-07-15 10:00:00", 5, "CN"),
+        bj("P4", "2020-07-16 10:00:00", 1, 1),
+    ]);
+    let by_channel = |ch: &str| {
+        find(&out, "application", "DAY", "2020-07-16")
+            .into_iter()
+            .find(|r| r["channel"] == ch)
+            .unwrap_or_else(|| panic!("{ch}"))
+    };
+    let w = by_channel("WINDOW");
+    assert_eq!((counter(w, "at_most_one_trip"), counter(w, "zero_trip")), (1, 0));
+    let k = by_channel("KIOSK");
+    assert_eq!((counter(k, "at_most_one_trip"), counter(k, "zero_trip")), (0, 0));
+    let o = by_channel("ONLINE");
+    assert_eq!((counter(o, "completed"), counter(o, "at_most_one_trip"), counter(o, "zero_trip")), (1, 1, 0));
+    let none = by_channel("");
+    assert_eq!((counter(none, "at_most_one_trip"), counter(none, "zero_trip")), (1, 1));
+}
+
+#[test]
+fn deadlines_across_national_day_and_spring_festival() {
+    let out = run(&[
+        // Accepted Wed 30 Sep 2020, 2 working days: Fri 9 Oct, Sat 10 Oct (make-up day).
+        sl("A", "2020-09-30 09:00:00", 2, "CN"),
+        bj("A", "2020-10-10 23:59:59", 1, 1),
+        sl("B", "2020-09-30 09:00:00", 2, "CN"),
+        bj("B", "2020-10-11 00:00:01", 1, 1),
+        // Accepted Thu 23 Jan 2020, 1 working day: Mon 3 Feb (extended Spring Festival).
+        sl("C", "2020-01-23 18:00:00", 1, "CN"),
+        bj("C", "2020-02-03 17:00:00", 1, 1),
+    ]);
+    let d = one(&out, "application", "DAY", "2020-10-10");
+    assert_eq!((counter(d, "completed"), counter(d, "on_time")), (1, 1));
+    let d = one(&out, "application", "DAY", "2020-10-11");
+    assert_eq!((counter(d, "completed"), counter(d, "on_time")), (1, 0));
+    let d = one(&out, "application", "DAY", "2020-02-03");
+    assert_eq!((counter(d, "completed"), counter(d, "on_time")), (1, 1));
+    // Duration of C: 23 Jan 18:00-24:00 (6 h) + 3 Feb 00:00-17:00 (17 h) = 23 h.
+    let sum = d["duration"]["sum"].as_f64().unwrap();
+    assert!((sum - 23.0 / 24.0).abs() < 1e-9, "{sum}");
+}
+
+#[test]
+fn immediate_items_have_a_limit_of_zero() {
+    let out = run(&[
+        sl("J1", "2020-07-15 09:00:00", 9, "JB"),
+        bj("J1", "2020-07-15 18:00:00", 1, 1),
+        sl("J2", "2020-07-15 09:00:00", 9, "JB"),
+        bj("J2", "2020-07-16 09:00:00", 1, 1),
+    ]);
+    let d = one(&out, "application", "DAY", "2020-07-15");
+    assert_eq!(counter(d, "on_time"), 1);
+    let d = one(&out, "application", "DAY", "2020-07-16");
+    assert_eq!((counter(d, "completed"), counter(d, "on_time")), (1, 0));
+}
+
+#[test]
+fn suspensions_move_the_deadline_and_shorten_the_duration() {
+    // Accepted Wed 15 Jul 10:00, 1 working day: deadline end of Thu 16 Jul.
+    // Suspended Thu 16 09:00 .. Thu 16 15:00 (6 h → rounds up to 1 working day): deadline end of
+    // Fri 17. Completed Fri 17 12:00: on time; duration 2 days 2 h - 6 h = 1 day 20 h.
+    let out = run(&[
+        sl("S", "2020-07-15 10:00:00", 1, "CN"),
+        gc("S", 1, "2020-07-16 09:00:00", "SUSPEND", 0),
+        gc("S", 2, "2020-07-16 12:00:00", "SUSPEND", 0), // ignored: one is open
+        gc("S", 3, "2020-07-16 15:00:00", "RESUME", 0),
+        gc("S", 4, "2020-07-16 16:00:00", "RESUME", 0), // ignored: none open
+        bj("S", "2020-07-17 12:00:00", 1, 1),
+        // Without the suspension the same completion is late.
+        sl("N", "2020-07-15 10:00:00", 1, "CN"),
+        bj("N", "2020-07-17 12:00:00", 1, 1),
+    ]);
+    let d = one(&out, "application", "DAY", "2020-07-17");
+    assert_eq!((counter(d, "completed"), counter(d, "on_time")), (2, 1));
+    let sum = d["duration"]["sum"].as_f64().unwrap();
+    let expect = (44.0 + 50.0) / 24.0; // S: 1 d 20 h; N: 2 d 2 h
+    assert!((sum - expect).abs() < 1e-9, "{sum} vs {expect}");
+}
+
+#[test]
+fn suspend_and_resume_at_the_same_instant() {
+    // SUSPEND sorts before RESUME at equal instants: a zero-length interval, rounded up to 0.
+    let out = run(&[
+        sl("Z", "2020-07-15 10:00:00", 1, "CN"),
+        gc("Z", 2, "2020-07-16 09:00:00", "RESUME", 0),
+        gc("Z", 1, "2020-07-16 09:00:00", "SUSPEND", 0),
+        bj("Z", "2020-07-17 12:00:00", 1, 1),
+    ]);
+    let d = one(&out, "application", "DAY", "2020-07-17");
+    assert_eq!(counter(d, "on_time"), 0);
+}
+
+#[test]
+fn a_completion_before_its_acceptance_arrives() {
+    let in_order = run(&[
+        sb("P", "2020-07-15 09:00:00", "1"),
+        sl("P", "2020-07-15 10:00:00", 5, "CN"),
+        bj("P", "2020-07-16 10:00:00", 1, 1),
+    ]);
+    let reversed = run(&[
+        bj("P", "2020-07-16 10:00:00", 1, 1),
+        sl("P", "2020-07-15 10:00:00", 5, "CN"),
+        sb("P", "2020-07-15 09:00:00", "1"),
+    ]);
+    assert_eq!(in_order, reversed);
+    // Without an acceptance, a completion is not counted.
+    let out = run(&[bj("Q", "2020-07-16 10:00:00", 1, 1)]);
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn withdrawals_count_without_acceptance() {
+    let out = run(&[bj("W", "2020-07-16 10:00:00", 3, 0).clone()].map(|(s, r)| {
+        (s, r.replace(",\"DELIVERY\":\"0\"", ""))
+    }));
+    let d = one(&out, "application", "DAY", "2020-07-16");
+    assert_eq!(counter(d, "withdrawn"), 1);
+    assert_eq!(counter(d, "completed"), 0);
+}
+
+#[test]
+fn overdue_open_across_month_ends() {
+    // Accepted Tue 28 Jul, 1 working day: deadline end of Wed 29 Jul; overdue from the end of
+    // Thu 30 Jul. Watermark: Mon 3 Aug.
+    let open = run(&[
+        sl("O", "2020-07-28 10:00:00", 1, "CN"),
+        tick("2020-08-03 08:00:00"),
+    ]);
+    let overdue = |out: &[Value], gran: &str, w: &str| {
+        find(out, "application", gran, w)
+            .into_iter()
+            .map(|r| counter(r, "overdue_open"))
+            .sum::<u64>()
+    };
+    assert_eq!(overdue(&open, "DAY", "2020-07-29"), 0);
+    for d in ["2020-07-30", "2020-07-31", "2020-08-01", "2020-08-02", "2020-08-03"] {
+        assert_eq!(overdue(&open, "DAY", d), 1, "{d}");
+    }
+    assert_eq!(overdue(&open, "DAY", "2020-08-04"), 0);
+    assert_eq!(overdue(&open, "MONTH", "2020-07"), 1);
+    assert_eq!(overdue(&open, "MONTH", "2020-08"), 1);
+
+    // Completed Sun 2 Aug 10:00: overdue at the ends of 30 Jul .. 1 Aug only.
+    let done = run(&[
+        sl("O", "2020-07-28 10:00:00", 1, "CN"),
+        bj("O", "2020-08-02 10:00:00", 1, 1),
+        tick("2020-08-03 08:00:00"),
+    ]);
+    for (d, v) in [("2020-07-30", 1), ("2020-08-01", 1), ("2020-08-02", 0), ("2020-08-03", 0)] {
+        assert_eq!(overdue(&done, "DAY", d), v, "{d}");
+    }
+    assert_eq!(overdue(&done, "MONTH", "2020-07"), 1);
+    assert_eq!(overdue(&done, "MONTH", "2020-08"), 0);
+    // Completed exactly at the end of 1 Aug (00:00 on 2 Aug): not overdue at that end.
+    let edge = run(&[
+        sl("O", "2020-07-28 10:00:00", 1, "CN"),
+        bj("O", "2020-08-02 00:00:00", 1, 1),
+    ]);
+    assert_eq!(overdue(&edge, "DAY", "2020-07-31"), 1);
+    assert_eq!(overdue(&edge, "DAY", "2020-08-01"), 0);
+    // A case is not overdue on its own deadline day.
+    let same = run(&[sl("O", "2020-07-28 10:00:00", 1, "CN"), tick("2020-07-29 23:00:00")]);
+    assert_eq!(overdue(&same, "DAY", "2020-07-29"), 0);
+}
+
+#[test]
+fn a_suspension_never_resumed_is_never_overdue() {
+    let out = run(&[
+        sl("U", "2020-07-28 10:00:00", 1, "CN"),
+        gc("U", 1, "2020-07-28 11:00:00", "SUSPEND", 0),
+        tick("2020-09-03 08:00:00"),
+    ]);
+    let total: u64 = out.iter().map(|r| counter(r, "overdue_open")).sum();
+    assert_eq!(total, 0);
+}
+
+#[test]
+fn xinjiang_days_off_count_for_65_regions_only() {
+    // 2023-06-28..30 are Eid al-Adha days off in Xinjiang only. Accepted Tue 27 Jun, 1 day.
+    let out = run(&[
+        sl_region("X", "2023-06-27 10:00:00", 1, "652801"),
+        bj("X", "2023-07-03 10:00:00", 1, 1),
+        sl_region("B", "2023-06-27 10:00:00", 1, "110101"),
+        bj("B", "2023-07-03 10:00:00", 1, 1),
+    ]);
+    let d = find(&out, "application", "DAY", "2023-07-03");
+    let xj = d.iter().find(|r| r["region"] == "652801").unwrap();
+    let bj_ = d.iter().find(|r| r["region"] == "110101").unwrap();
+    assert_eq!(counter(xj, "on_time"), 1);
+    assert_eq!(counter(bj_, "on_time"), 0);
+}
+
+fn bdc(slbh: &str, zt: &str, t: &str) -> (&'static str, String) {
+    ("bdc", format!("{slbh}|200|{zt}|{t}|652801|库尔勒市不动产登记中心|王珅|652801199001011234|13912345678"))
+}
+
+#[test]
+fn bdc_cases() {
+    let out = run(&[
+        bdc("B1", "01", "20200715093000"),
+        bdc("B1", "01", "20200715093500"), // repeated: one visit
+        bdc("B1", "02", "20200715100000"),
+        bdc("B1", "04", "20200720170000"),
+        // B2: no 06, one trip; completed after 5 working days: Thu 23 Jul 10:00 is late.
+        bdc("B2", "01", "20200715093000"),
+        bdc("B2", "02", "20200715100000"),
+        bdc("B2", "03", "20200716100000"),
+        bdc("B2", "04", "20200723100000"),
+        // B3: collected at a window: two visits.
+        bdc("B3", "01", "20200715093000"),
+        bdc("B3", "02", "20200715100000"),
+        bdc("B3", "04", "20200720170000"),
+        bdc("B3", "06", "20200721110000"),
+        bdc("B3", "06", "20200722110000"),
+        // B4: withdrawn without acceptance.
+        bdc("B4", "99", "20200716100000"),
+    ]);
+    let d15 = one(&out, "application", "DAY", "2020-07-15");
+    assert_eq!(d15["dept"], "BDC-652801");
+    assert_eq!(d15["item"], "BDC-200");
+    assert_eq!(d15["channel"], "WINDOW");
+    assert_eq!((counter(d15, "submitted"), counter(d15, "accepted")), (3, 3));
+    let d20 = one(&out, "application", "DAY", "2020-07-20");
+    assert_eq!(
+        (counter(d20, "completed"), counter(d20, "on_time"), counter(d20, "at_most_one_trip"), counter(d20, "zero_trip")),
+        (2, 2, 1, 0)
+    );
+    let d23 = one(&out, "application", "DAY", "2020-07-23");
+    assert_eq!((counter(d23, "completed"), counter(d23, "on_time"), counter(d23, "at_most_one_trip")), (1, 0, 1));
+    let d16 = one(&out, "application", "DAY", "2020-07-16");
+    assert_eq!(counter(d16, "withdrawn"), 1);
+    assert_eq!(d16["dept"], "BDC-652801");
+}
+
+fn hot(id: &str, order: &str, action: &str, t: &str, extra: &str) -> (&'static str, String) {
+    ("hotline", format!(r#"{{"eventId":"{id}","orderNo":"{order}","action":"{action}","time":"{t}+08:00"{extra}}}"#))
+}
+fn reg(id: &str, order: &str, t: &str) -> (&'static str, String) {
+    hot(id, order, "REGISTER", t, r#","areaCode":"652801","category":"COMPLAINT","channel":"PHONE","caller":{"name":"张三","phone":"13912345678"}"#)
+}
+fn dispatch(id: &str, order: &str, t: &str, dept: &str, days: u32) -> (&'static str, String) {
+    hot(id, order, "DISPATCH", t, &format!(r#","dept":{{"code":"{dept}"}},"limitDays":{days}"#))
+}
+
+#[test]
+fn hotline_counters() {
+    let out = run(&[
+        // H1: dispatched, signed in 3 h, closed on time, satisfied callback.
+        reg("a1", "H1", "2020-07-15T09:00:00"),
+        dispatch("a2", "H1", "2020-07-15T09:30:00", "ZJJ", 2),
+        hot("a3", "H1", "SIGN", "2020-07-15T12:30:00", ""),
+        hot("a4", "H1", "REPLY", "2020-07-16T12:30:00", ""),
+        hot("a5", "H1", "CLOSE", "2020-07-16T15:00:00", ""),
+        hot("a6", "H1", "CALLBACK", "2020-07-16T16:00:00", r#","satisfaction":"VERY_SATISFIED""#),
+        // H2: answered directly.
+        reg("b1", "H2", "2020-07-15T10:00:00"),
+        hot("b2", "H2", "ANSWER", "2020-07-15T10:05:00", ""),
+        // H3: returned, re-dispatched, signed late (limit 4 h), urged, extended, closed late
+        // even with the extension, unreachable callback, reopened, still open.
+        reg("c1", "H3", "2020-07-15T11:00:00"),
+        hot("c2", "H3", "DISPATCH", "2020-07-15T11:00:00", r#","dept":{"code":"CGJ"},"limitDays":1,"signLimitHours":4"#),
+        hot("c3", "H3", "RETURN", "2020-07-15T12:00:00", ""),
+        dispatch("c4", "H3", "2020-07-15T13:00:00", "ZJJ", 9),
+        hot("c5", "H3", "SIGN", "2020-07-15T16:00:01", ""),
+        hot("c6", "H3", "URGE", "2020-07-16T09:00:00", ""),
+        hot("c7", "H3", "EXTEND", "2020-07-16T10:00:00", r#","extraDays":1"#),
+        hot("c8", "H3", "CLOSE", "2020-07-20T09:00:00", ""),
+        hot("c9", "H3", "CALLBACK", "2020-07-20T10:00:00", r#","satisfaction":"UNREACHABLE""#),
+    ]);
+    let d15: Vec<&Value> = find(&out, "hotline", "DAY", "2020-07-15");
+    let by_dept = |rs: &[&Value], d: &str| -> Value {
+        (*rs.iter().find(|r| r["dept"] == d).unwrap_or_else(|| panic!("{d} in {rs:#?}"))).clone()
+    };
+    let z = by_dept(&d15, "ZJJ"); // H1 and H3 (last dispatch ZJJ)
+    assert_eq!(z["region"], "652801");
+    assert_eq!(z["category"], "COMPLAINT");
+    assert_eq!(z["channel"], "PHONE");
+    for (c, v) in [("received", 2), ("dispatched", 2), ("signed", 2), ("signed_on_time", 1), ("returned", 1)] {
+        assert_eq!(counter(&z, c), v, "{c}");
+    }
+    let direct = by_dept(&d15, "12345");
+    for (c, v) in [("received", 1), ("answered_directly", 1), ("closed", 1), ("closed_on_time", 1), ("dispatched", 0)] {
+        assert_eq!(counter(&direct, c), v, "{c}");
+    }
+    let d16 = one(&out, "hotline", "DAY", "2020-07-16");
+    for (c, v) in [("closed", 1), ("closed_on_time", 1), ("callbacks", 1), ("satisfied", 1), ("urged", 1)] {
+        assert_eq!(counter(d16, c), v, "{c}");
+    }
+    // H1 duration: 15 Jul 09:00 → 16 Jul 15:00 = 1.25 working days.
+    assert_eq!(d16["duration"]["sum"].as_f64().unwrap(), 1.25);
+    // H3: deadline = 1 + 1 working days after 15 Jul = end of Fri 17 Jul; closed Mon 20: late.
+    let d20 = one(&out, "hotline", "DAY", "2020-07-20");
+    for (c, v) in [("closed", 1), ("closed_on_time", 0), ("callbacks", 1), ("unreachable", 1), ("satisfied", 0)] {
+        assert_eq!(counter(d20, c), v, "{c}");
+    }
+    // H3 is overdue at the end of Sat 18 and Sun 19 Jul (deadline end of Fri 17).
+    let d18 = one(&out, "hotline", "DAY", "2020-07-18");
+    assert_eq!(counter(d18, "overdue_open"), 1);
+    assert!(find(&out, "hotline", "DAY", "2020-07-17").iter().all(|r| counter(r, "overdue_open") == 0));
+    let m = find(&out, "hotline", "MONTH", "2020-07");
+    let total = |c: &str| m.iter().map(|r| counter(r, c)).sum::<u64>();
+    assert_eq!((total("received"), total("closed"), total("closed_on_time")), (3, 3, 2));
+}
+
+#[test]
+fn reopen_only_when_strictly_later_than_the_close() {
+    let base = [
+        reg("r1", "R", "2020-07-15T09:00:00"),
+        dispatch("r2", "R", "2020-07-15T09:30:00", "ZJJ", 5),
+        hot("r3", "R", "CLOSE", "2020-07-16T10:00:00", ""),
+    ];
+    let mut same = base.to_vec();
+    same.push(hot("r4", "R", "REOPEN", "2020-07-16T10:00:00", ""));
+    let out = run(&same);
+    let d = one(&out, "hotline", "DAY", "2020-07-16");
+    assert_eq!((counter(d, "closed"), counter(d, "reopened")), (1, 1));
+    let mut later = base.to_vec();
+    later.push(hot("r4", "R", "REOPEN", "2020-07-16T10:00:01", ""));
+    let out = run(&later);
+    let d = one(&out, "hotline", "DAY", "2020-07-16");
+    assert_eq!((counter(d, "closed"), counter(d, "reopened")), (0, 1));
+    // Closed again later: the last CLOSE counts.
+    later.push(hot("r5", "R", "CLOSE", "2020-07-17T10:00:00", ""));
+    let out = run(&later);
+    assert_eq!(counter(one(&out, "hotline", "DAY", "2020-07-17"), "closed"), 1);
+    assert_eq!(counter(one(&out, "hotline", "DAY", "2020-07-16"), "closed"), 0);
+}
+
+#[test]
+fn signs_before_the_first_dispatch_do_not_count() {
+    let out = run(&[
+        reg("s1", "S", "2020-07-15T09:00:00"),
+        hot("s0", "S", "SIGN", "2020-07-15T09:10:00", ""),
+        dispatch("s2", "S", "2020-07-15T09:30:00", "ZJJ", 5),
+        hot("s3", "S", "SIGN", "2020-07-16T09:30:00", ""), // exactly 24 h: on time
+    ]);
+    let d = one(&out, "hotline", "DAY", "2020-07-16");
+    assert_eq!((counter(d, "signed"), counter(d, "signed_on_time")), (1, 1));
+}
+
+#[test]
+fn duplicates_are_applied_once_and_conflicts_are_told_apart() {
+    let srcs = sources();
+    let mut e = Engine::new(Arc::new(Calendar::bundled()));
+    let (_, rec) = sl("P", "2020-07-15 10:00:00", 5, "CN");
+    let ev = srcs[1].normalize(rec.as_bytes()).unwrap();
+    assert_eq!(e.apply(&ev), Applied::New);
+    assert_eq!(e.apply(&ev), Applied::Duplicate);
+    let mut other = ev.clone();
+    other.limit.as_mut().unwrap().value = 9;
+    assert_eq!(e.apply(&other), Applied::Conflict);
+    assert_eq!(e.stats().applied, 1);
+    let out = render(&e);
+    assert_eq!(counter(one(&out, "application", "DAY", "2020-07-15"), "accepted"), 1);
+}
+
+#[test]
+fn ties_go_to_the_smaller_record_id() {
+    let acc = |rid: &str, days: u32| {
+        ("onenet", format!(r#"{{"RECORDID":"{rid}","PROJID":"T","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"2020-07-15 10:00:00","PROMISEDAYS":"{days}"}}"#))
+    };
+    let done = bj("T", "2020-07-17 10:00:00", 1, 1);
+    // SL-a (1 day) wins over SL-b (5 days) whatever the order: completion is late.
+    for recs in [
+        vec![acc("SL-a", 1), acc("SL-b", 5), done.clone()],
+        vec![acc("SL-b", 5), done.clone(), acc("SL-a", 1)],
+    ] {
+        let out = run(&recs);
+        assert_eq!(counter(one(&out, "application", "DAY", "2020-07-17"), "on_time"), 0);
+    }
+}
