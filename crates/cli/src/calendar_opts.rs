@@ -54,6 +54,8 @@ impl CalendarOptions {
         for p in &self.overlays {
             overlays.push(read(p)?);
         }
-        Ok(Arc::new(Calendar::from_files(&national, &overlays, offset)?))
+        Ok(Arc::new(Calendar::from_files(
+            &national, &overlays, offset,
+        )?))
     }
 }

@@ -1,9 +1,11 @@
 //! `govstream replay`: the whole pure pipeline over files (normalize → engine), for backfills
 //! and as the reference result the Kafka pipeline must equal.
 
-use crate::normalize_cmd::{create_out, normalize_files, print_summary, write_rejected, write_summary};
-use crate::sources::SourceOptions;
 use crate::calendar_opts::CalendarOptions;
+use crate::normalize_cmd::{
+    create_out, normalize_files, print_summary, write_rejected, write_summary,
+};
+use crate::sources::SourceOptions;
 use anyhow::Result;
 use govstream_engine::{canonical_json, Engine};
 use std::io::Write;

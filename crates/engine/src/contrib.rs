@@ -217,7 +217,10 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
         // Overdue at the end E of day d when deadline < E, until the first of completion,
         // withdrawal and a never-resumed suspension (precise rule 2).
         let from = day(rc, dl);
-        let end = [completed_at, a.withdrawn, open].into_iter().flatten().min();
+        let end = [completed_at, a.withdrawn, open]
+            .into_iter()
+            .flatten()
+            .min();
         let to = end.map(|e| last_day_ending_before(rc, e));
         let from = from.max(day(rc, acc.at));
         if to.is_none_or(|to| to >= from) {
@@ -226,13 +229,7 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
     }
 }
 
-pub fn work_order(
-    o: &WorkOrder,
-    cal: &Calendar,
-    dims: Dims,
-    out: &mut Vec<Item>,
-    region: &str,
-) {
+pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, out: &mut Vec<Item>, region: &str) {
     let rc = cal.for_region(region);
     let count = |out: &mut Vec<Item>, t: i64, counter: u8| {
         out.push(Item::Count {

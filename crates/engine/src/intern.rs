@@ -42,4 +42,8 @@ impl Interner {
         self.strings.get(sym.0 as usize).map_or("", |s| s)
     }
 
+    /// All strings in symbol order (for snapshots).
+    pub fn strings(&self) -> &[Box<str>] {
+        &self.strings
+    }
 }

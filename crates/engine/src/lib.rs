@@ -10,13 +10,15 @@ mod case;
 mod contrib;
 mod intern;
 pub mod render;
+mod snapshot;
 mod store;
 
 pub use contrib::{Family, BUCKET_BOUNDS};
 pub use render::canonical_json;
+pub use snapshot::SnapshotError;
 
 use case::{
-    max_opt, min_opt, take_earliest, take_latest, AcceptA, Application, Case, DispatchA, Dims,
+    max_opt, min_opt, take_earliest, take_latest, AcceptA, Application, Case, Dims, DispatchA,
     Facts, OrderEvent, RegisterA, SubmitA, WorkOrder,
 };
 use contrib::{Item, BUCKETS};
@@ -176,11 +178,19 @@ impl Engine {
             return Applied::Conflict;
         }
         self.old.clear();
-        contribution(&case.facts, &self.cal, &self.interner, self.sym_12345, &mut self.old);
+        contribution(
+            &case.facts,
+            &self.cal,
+            &self.interner,
+            self.sym_12345,
+            &mut self.old,
+        );
         let dims_app: Dims = [region, dept, item, channel];
         let changed = match &mut case.facts {
             Facts::Application(a) if is_app => fold_application(a, ev, dims_app),
-            Facts::WorkOrder(o) if !is_app => fold_work_order(o, ev, region, dept, category, channel),
+            Facts::WorkOrder(o) if !is_app => {
+                fold_work_order(o, ev, region, dept, category, channel)
+            }
             _ => false,
         };
         if !changed {
@@ -189,7 +199,13 @@ impl Engine {
         }
         case.seen.push((rid, fp));
         self.new.clear();
-        contribution(&case.facts, &self.cal, &self.interner, self.sym_12345, &mut self.new);
+        contribution(
+            &case.facts,
+            &self.cal,
+            &self.interner,
+            self.sym_12345,
+            &mut self.new,
+        );
         let family = if is_app {
             Family::Application
         } else {
@@ -227,7 +243,9 @@ impl Engine {
                 if d > wm_day {
                     break;
                 }
-                let next = entries.get(i + 1).map_or(wm_day + 1, |e| e.0.min(wm_day + 1));
+                let next = entries
+                    .get(i + 1)
+                    .map_or(wm_day + 1, |e| e.0.min(wm_day + 1));
                 if value != 0 {
                     for day in d..next {
                         days.entry((*fam, day, *dims)).or_default().1 = value;
@@ -268,10 +286,24 @@ impl Engine {
         }
         let mut out = Vec::with_capacity(days.len() + months.len());
         for ((fam, day, dims), (cell, overdue)) in days {
-            out.push(self.record(fam, pb::Granularity::Day, Day(day).to_string(), dims, &cell, overdue));
+            out.push(self.record(
+                fam,
+                pb::Granularity::Day,
+                Day(day).to_string(),
+                dims,
+                &cell,
+                overdue,
+            ));
         }
         for ((fam, mk, dims), (cell, overdue)) in months {
-            out.push(self.record(fam, pb::Granularity::Month, month_string(mk), dims, &cell, overdue));
+            out.push(self.record(
+                fam,
+                pb::Granularity::Month,
+                month_string(mk),
+                dims,
+                &cell,
+                overdue,
+            ));
         }
         out.retain(|r| has_nonzero(r));
         out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
@@ -382,14 +414,33 @@ fn has_nonzero(r: &pb::AggregateRecord) -> bool {
     let hist = r.duration.as_ref().is_some_and(|d| d.count > 0);
     hist || match &r.counters {
         Some(pb::aggregate_record::Counters::Application(c)) => {
-            c.submitted | c.accepted | c.completed | c.on_time | c.at_most_one_trip | c.zero_trip
-                | c.withdrawn | c.reviews | c.bad_reviews | c.overdue_open
+            c.submitted
+                | c.accepted
+                | c.completed
+                | c.on_time
+                | c.at_most_one_trip
+                | c.zero_trip
+                | c.withdrawn
+                | c.reviews
+                | c.bad_reviews
+                | c.overdue_open
                 != 0
         }
         Some(pb::aggregate_record::Counters::Hotline(c)) => {
-            c.received | c.answered_directly | c.dispatched | c.signed | c.signed_on_time
-                | c.returned | c.urged | c.closed | c.closed_on_time | c.callbacks | c.satisfied
-                | c.unreachable | c.reopened | c.overdue_open
+            c.received
+                | c.answered_directly
+                | c.dispatched
+                | c.signed
+                | c.signed_on_time
+                | c.returned
+                | c.urged
+                | c.closed
+                | c.closed_on_time
+                | c.callbacks
+                | c.satisfied
+                | c.unreachable
+                | c.reopened
+                | c.overdue_open
                 != 0
         }
         None => false,
@@ -416,13 +467,24 @@ fn sort_key(r: &pb::AggregateRecord) -> (&'static str, &'static str, &str, [&str
             &k.window,
             [&k.region, &k.dept, &k.category, &k.channel],
         ),
-        Some(k) => (fam, gran, &k.window, [&k.region, &k.dept, &k.item, &k.channel]),
+        Some(k) => (
+            fam,
+            gran,
+            &k.window,
+            [&k.region, &k.dept, &k.item, &k.channel],
+        ),
         None => (fam, gran, "", [""; 4]),
     }
 }
 
 /// The contribution of a case, from its facts.
-fn contribution(f: &Facts, cal: &Calendar, interner: &Interner, sym_12345: Sym, out: &mut Vec<Item>) {
+fn contribution(
+    f: &Facts,
+    cal: &Calendar,
+    interner: &Interner,
+    sym_12345: Sym,
+    out: &mut Vec<Item>,
+) {
     match f {
         Facts::Application(a) => {
             let dims = contrib::application_dims(a);
@@ -479,15 +541,16 @@ fn fold_application(a: &mut Application, ev: &pb::CaseEvent, dims: Dims) -> bool
             }
         }
         pb::Stage::Complete => match ev.result() {
-            pb::Result::Approved | pb::Result::Refused => {
-                take_latest(&mut a.complete, t, rid, ev.delivery() == pb::Delivery::Window)
-            }
+            pb::Result::Approved | pb::Result::Refused => take_latest(
+                &mut a.complete,
+                t,
+                rid,
+                ev.delivery() == pb::Delivery::Window,
+            ),
             pb::Result::Withdrawn => max_opt(&mut a.withdrawn, t),
             pb::Result::Unspecified => {}
         },
-        pb::Stage::Evaluate => a
-            .reviews
-            .push((t, (1..=2).contains(&ev.evaluation_level))),
+        pb::Stage::Evaluate => a.reviews.push((t, (1..=2).contains(&ev.evaluation_level))),
         pb::Stage::Collect => a.collected = true,
         _ => return false,
     }

@@ -51,35 +51,76 @@ fn find<'a>(out: &'a [Value], family: &str, gran: &str, window: &str) -> Vec<&'a
 /// The single record of a window; panics if there are several or none.
 fn one<'a>(out: &'a [Value], family: &str, gran: &str, window: &str) -> &'a Value {
     let v = find(out, family, gran, window);
-    assert_eq!(v.len(), 1, "{family} {gran} {window}: {v:#?}\nall: {out:#?}");
+    assert_eq!(
+        v.len(),
+        1,
+        "{family} {gran} {window}: {v:#?}\nall: {out:#?}"
+    );
     v[0]
 }
 
 fn counter(r: &Value, name: &str) -> u64 {
-    r["counters"][name].as_u64().unwrap_or_else(|| panic!("{name} in {r}"))
+    r["counters"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} in {r}"))
 }
 
 fn sb(proj: &str, t: &str, applytype: &str) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"SB-{proj}","PROJID":"{proj}","INFOTYPE":"SB","TASKCODE":"T1","AREACODE":"652801000000","DEPTCODE":"D1","APPLYTYPE":"{applytype}","APPLYTIME":"{t}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"SB-{proj}","PROJID":"{proj}","INFOTYPE":"SB","TASKCODE":"T1","AREACODE":"652801000000","DEPTCODE":"D1","APPLYTYPE":"{applytype}","APPLYTIME":"{t}"}}"#
+        ),
+    )
 }
 fn sl(proj: &str, t: &str, days: u32, itemtype: &str) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"SL-{proj}","PROJID":"{proj}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"{itemtype}","ACCEPTTIME":"{t}","PROMISEDAYS":"{days}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"SL-{proj}","PROJID":"{proj}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"{itemtype}","ACCEPTTIME":"{t}","PROMISEDAYS":"{days}"}}"#
+        ),
+    )
 }
 fn sl_region(proj: &str, t: &str, days: u32, region: &str) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"SL-{proj}","PROJID":"{proj}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"{region}","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"{t}","PROMISEDAYS":"{days}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"SL-{proj}","PROJID":"{proj}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"{region}","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"{t}","PROMISEDAYS":"{days}"}}"#
+        ),
+    )
 }
 fn gc(proj: &str, n: u32, t: &str, step: &str, onsite: u32) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"GC-{proj}-{n}","PROJID":"{proj}","INFOTYPE":"GC","STEPTYPE":"{step}","STEPTIME":"{t}","ONSITE":"{onsite}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"GC-{proj}-{n}","PROJID":"{proj}","INFOTYPE":"GC","STEPTYPE":"{step}","STEPTIME":"{t}","ONSITE":"{onsite}"}}"#
+        ),
+    )
 }
 fn bj(proj: &str, t: &str, result: u32, delivery: u32) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"BJ-{proj}-{t}","PROJID":"{proj}","INFOTYPE":"BJ","RESULT":"{result}","FINISHTIME":"{t}","DELIVERY":"{delivery}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"BJ-{proj}-{t}","PROJID":"{proj}","INFOTYPE":"BJ","RESULT":"{result}","FINISHTIME":"{t}","DELIVERY":"{delivery}"}}"#
+        ),
+    )
 }
 fn pj(proj: &str, n: u32, t: &str, level: u32) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"PJ-{proj}-{n}","PROJID":"{proj}","INFOTYPE":"PJ","EVALLEVEL":"{level}","EVALTIME":"{t}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"PJ-{proj}-{n}","PROJID":"{proj}","INFOTYPE":"PJ","EVALLEVEL":"{level}","EVALTIME":"{t}"}}"#
+        ),
+    )
 }
 /// A record of another case, only to move the watermark.
 fn tick(t: &str) -> (&'static str, String) {
-    ("onenet", format!(r#"{{"RECORDID":"TICK-{t}","PROJID":"TICK","INFOTYPE":"PJ","EVALLEVEL":"5","EVALTIME":"{t}"}}"#))
+    (
+        "onenet",
+        format!(
+            r#"{{"RECORDID":"TICK-{t}","PROJID":"TICK","INFOTYPE":"PJ","EVALLEVEL":"5","EVALTIME":"{t}"}}"#
+        ),
+    )
 }
 
 #[test]
@@ -112,13 +153,25 @@ fn application_counters_and_histogram() {
         assert_eq!(counter(d17, c), v, "{c}");
     }
     // Wed 10:00 to Fri 10:00 = 2 working days: buckets le 2 and above.
-    assert_eq!(d17["duration"]["buckets"], serde_json::json!([0, 0, 1, 1, 1, 1, 1, 1, 1, 1]));
+    assert_eq!(
+        d17["duration"]["buckets"],
+        serde_json::json!([0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    );
     assert_eq!(d17["duration"]["sum"].as_f64().unwrap(), 2.0);
     assert_eq!(d17["duration"]["count"], 1);
     let d18 = one(&out, "application", "DAY", "2020-07-18");
-    assert_eq!((counter(d18, "reviews"), counter(d18, "bad_reviews")), (1, 0));
+    assert_eq!(
+        (counter(d18, "reviews"), counter(d18, "bad_reviews")),
+        (1, 0)
+    );
     let m = one(&out, "application", "MONTH", "2020-07");
-    for (c, v) in [("submitted", 1), ("accepted", 1), ("completed", 1), ("reviews", 2), ("bad_reviews", 1)] {
+    for (c, v) in [
+        ("submitted", 1),
+        ("accepted", 1),
+        ("completed", 1),
+        ("reviews", 2),
+        ("bad_reviews", 1),
+    ] {
         assert_eq!(counter(m, c), v, "{c}");
     }
     assert_eq!(m["duration"]["count"], 1);
@@ -157,13 +210,32 @@ fn visits_decide_one_trip_and_zero_trip() {
             .unwrap_or_else(|| panic!("{ch}"))
     };
     let w = by_channel("WINDOW");
-    assert_eq!((counter(w, "at_most_one_trip"), counter(w, "zero_trip")), (1, 0));
+    assert_eq!(
+        (counter(w, "at_most_one_trip"), counter(w, "zero_trip")),
+        (1, 0)
+    );
     let k = by_channel("KIOSK");
-    assert_eq!((counter(k, "at_most_one_trip"), counter(k, "zero_trip")), (0, 0));
+    assert_eq!(
+        (counter(k, "at_most_one_trip"), counter(k, "zero_trip")),
+        (0, 0)
+    );
     let o = by_channel("ONLINE");
-    assert_eq!((counter(o, "completed"), counter(o, "at_most_one_trip"), counter(o, "zero_trip")), (1, 1, 0));
+    assert_eq!(
+        (
+            counter(o, "completed"),
+            counter(o, "at_most_one_trip"),
+            counter(o, "zero_trip")
+        ),
+        (1, 1, 0)
+    );
     let none = by_channel("");
-    assert_eq!((counter(none, "at_most_one_trip"), counter(none, "zero_trip")), (1, 1));
+    assert_eq!(
+        (
+            counter(none, "at_most_one_trip"),
+            counter(none, "zero_trip")
+        ),
+        (1, 1)
+    );
 }
 
 #[test]
@@ -259,9 +331,8 @@ fn a_completion_before_its_acceptance_arrives() {
 
 #[test]
 fn withdrawals_count_without_acceptance() {
-    let out = run(&[bj("W", "2020-07-16 10:00:00", 3, 0).clone()].map(|(s, r)| {
-        (s, r.replace(",\"DELIVERY\":\"0\"", ""))
-    }));
+    let out = run(&[bj("W", "2020-07-16 10:00:00", 3, 0).clone()]
+        .map(|(s, r)| (s, r.replace(",\"DELIVERY\":\"0\"", ""))));
     let d = one(&out, "application", "DAY", "2020-07-16");
     assert_eq!(counter(d, "withdrawn"), 1);
     assert_eq!(counter(d, "completed"), 0);
@@ -282,7 +353,13 @@ fn overdue_open_across_month_ends() {
             .sum::<u64>()
     };
     assert_eq!(overdue(&open, "DAY", "2020-07-29"), 0);
-    for d in ["2020-07-30", "2020-07-31", "2020-08-01", "2020-08-02", "2020-08-03"] {
+    for d in [
+        "2020-07-30",
+        "2020-07-31",
+        "2020-08-01",
+        "2020-08-02",
+        "2020-08-03",
+    ] {
         assert_eq!(overdue(&open, "DAY", d), 1, "{d}");
     }
     assert_eq!(overdue(&open, "DAY", "2020-08-04"), 0);
@@ -295,7 +372,12 @@ fn overdue_open_across_month_ends() {
         bj("O", "2020-08-02 10:00:00", 1, 1),
         tick("2020-08-03 08:00:00"),
     ]);
-    for (d, v) in [("2020-07-30", 1), ("2020-08-01", 1), ("2020-08-02", 0), ("2020-08-03", 0)] {
+    for (d, v) in [
+        ("2020-07-30", 1),
+        ("2020-08-01", 1),
+        ("2020-08-02", 0),
+        ("2020-08-03", 0),
+    ] {
         assert_eq!(overdue(&done, "DAY", d), v, "{d}");
     }
     assert_eq!(overdue(&done, "MONTH", "2020-07"), 1);
@@ -308,7 +390,10 @@ fn overdue_open_across_month_ends() {
     assert_eq!(overdue(&edge, "DAY", "2020-07-31"), 1);
     assert_eq!(overdue(&edge, "DAY", "2020-08-01"), 0);
     // A case is not overdue on its own deadline day.
-    let same = run(&[sl("O", "2020-07-28 10:00:00", 1, "CN"), tick("2020-07-29 23:00:00")]);
+    let same = run(&[
+        sl("O", "2020-07-28 10:00:00", 1, "CN"),
+        tick("2020-07-29 23:00:00"),
+    ]);
     assert_eq!(overdue(&same, "DAY", "2020-07-29"), 0);
 }
 
@@ -340,7 +425,12 @@ fn xinjiang_days_off_count_for_65_regions_only() {
 }
 
 fn bdc(slbh: &str, zt: &str, t: &str) -> (&'static str, String) {
-    ("bdc", format!("{slbh}|200|{zt}|{t}|652801|库尔勒市不动产登记中心|王珅|652801199001011234|13912345678"))
+    (
+        "bdc",
+        format!(
+            "{slbh}|200|{zt}|{t}|652801|库尔勒市不动产登记中心|王珅|652801199001011234|13912345678"
+        ),
+    )
 }
 
 #[test]
@@ -368,27 +458,59 @@ fn bdc_cases() {
     assert_eq!(d15["dept"], "BDC-652801");
     assert_eq!(d15["item"], "BDC-200");
     assert_eq!(d15["channel"], "WINDOW");
-    assert_eq!((counter(d15, "submitted"), counter(d15, "accepted")), (3, 3));
+    assert_eq!(
+        (counter(d15, "submitted"), counter(d15, "accepted")),
+        (3, 3)
+    );
     let d20 = one(&out, "application", "DAY", "2020-07-20");
     assert_eq!(
-        (counter(d20, "completed"), counter(d20, "on_time"), counter(d20, "at_most_one_trip"), counter(d20, "zero_trip")),
+        (
+            counter(d20, "completed"),
+            counter(d20, "on_time"),
+            counter(d20, "at_most_one_trip"),
+            counter(d20, "zero_trip")
+        ),
         (2, 2, 1, 0)
     );
     let d23 = one(&out, "application", "DAY", "2020-07-23");
-    assert_eq!((counter(d23, "completed"), counter(d23, "on_time"), counter(d23, "at_most_one_trip")), (1, 0, 1));
+    assert_eq!(
+        (
+            counter(d23, "completed"),
+            counter(d23, "on_time"),
+            counter(d23, "at_most_one_trip")
+        ),
+        (1, 0, 1)
+    );
     let d16 = one(&out, "application", "DAY", "2020-07-16");
     assert_eq!(counter(d16, "withdrawn"), 1);
     assert_eq!(d16["dept"], "BDC-652801");
 }
 
 fn hot(id: &str, order: &str, action: &str, t: &str, extra: &str) -> (&'static str, String) {
-    ("hotline", format!(r#"{{"eventId":"{id}","orderNo":"{order}","action":"{action}","time":"{t}+08:00"{extra}}}"#))
+    (
+        "hotline",
+        format!(
+            r#"{{"eventId":"{id}","orderNo":"{order}","action":"{action}","time":"{t}+08:00"{extra}}}"#
+        ),
+    )
 }
 fn reg(id: &str, order: &str, t: &str) -> (&'static str, String) {
-    hot(id, order, "REGISTER", t, r#","areaCode":"652801","category":"COMPLAINT","channel":"PHONE","caller":{"name":"张三","phone":"13912345678"}"#)
+    hot(
+        id,
+        order,
+        "REGISTER",
+        t,
+        r#","areaCode":"652801","category":"COMPLAINT","channel":"PHONE","caller":{"name":"张三","phone":"13912345678"}"#,
+    )
 }
 fn dispatch(id: &str, order: &str, t: &str, dept: &str, days: u32) -> (&'static str, String) {
-    hot(id, order, "DISPATCH", t, &format!(r#","dept":{{"code":"{dept}"}},"limitDays":{days}"#))
+    hot(
+        id,
+        order,
+        "DISPATCH",
+        t,
+        &format!(r#","dept":{{"code":"{dept}"}},"limitDays":{days}"#),
+    )
 }
 
 #[test]
@@ -400,55 +522,111 @@ fn hotline_counters() {
         hot("a3", "H1", "SIGN", "2020-07-15T12:30:00", ""),
         hot("a4", "H1", "REPLY", "2020-07-16T12:30:00", ""),
         hot("a5", "H1", "CLOSE", "2020-07-16T15:00:00", ""),
-        hot("a6", "H1", "CALLBACK", "2020-07-16T16:00:00", r#","satisfaction":"VERY_SATISFIED""#),
+        hot(
+            "a6",
+            "H1",
+            "CALLBACK",
+            "2020-07-16T16:00:00",
+            r#","satisfaction":"VERY_SATISFIED""#,
+        ),
         // H2: answered directly.
         reg("b1", "H2", "2020-07-15T10:00:00"),
         hot("b2", "H2", "ANSWER", "2020-07-15T10:05:00", ""),
         // H3: returned, re-dispatched, signed late (limit 4 h), urged, extended, closed late
         // even with the extension, unreachable callback, reopened, still open.
         reg("c1", "H3", "2020-07-15T11:00:00"),
-        hot("c2", "H3", "DISPATCH", "2020-07-15T11:00:00", r#","dept":{"code":"CGJ"},"limitDays":1,"signLimitHours":4"#),
+        hot(
+            "c2",
+            "H3",
+            "DISPATCH",
+            "2020-07-15T11:00:00",
+            r#","dept":{"code":"CGJ"},"limitDays":1,"signLimitHours":4"#,
+        ),
         hot("c3", "H3", "RETURN", "2020-07-15T12:00:00", ""),
         dispatch("c4", "H3", "2020-07-15T13:00:00", "ZJJ", 9),
         hot("c5", "H3", "SIGN", "2020-07-15T16:00:01", ""),
         hot("c6", "H3", "URGE", "2020-07-16T09:00:00", ""),
-        hot("c7", "H3", "EXTEND", "2020-07-16T10:00:00", r#","extraDays":1"#),
+        hot(
+            "c7",
+            "H3",
+            "EXTEND",
+            "2020-07-16T10:00:00",
+            r#","extraDays":1"#,
+        ),
         hot("c8", "H3", "CLOSE", "2020-07-20T09:00:00", ""),
-        hot("c9", "H3", "CALLBACK", "2020-07-20T10:00:00", r#","satisfaction":"UNREACHABLE""#),
+        hot(
+            "c9",
+            "H3",
+            "CALLBACK",
+            "2020-07-20T10:00:00",
+            r#","satisfaction":"UNREACHABLE""#,
+        ),
     ]);
     let d15: Vec<&Value> = find(&out, "hotline", "DAY", "2020-07-15");
     let by_dept = |rs: &[&Value], d: &str| -> Value {
-        (*rs.iter().find(|r| r["dept"] == d).unwrap_or_else(|| panic!("{d} in {rs:#?}"))).clone()
+        (*rs.iter()
+            .find(|r| r["dept"] == d)
+            .unwrap_or_else(|| panic!("{d} in {rs:#?}")))
+        .clone()
     };
     let z = by_dept(&d15, "ZJJ"); // H1 and H3 (last dispatch ZJJ)
     assert_eq!(z["region"], "652801");
     assert_eq!(z["category"], "COMPLAINT");
     assert_eq!(z["channel"], "PHONE");
-    for (c, v) in [("received", 2), ("dispatched", 2), ("signed", 2), ("signed_on_time", 1), ("returned", 1)] {
+    for (c, v) in [
+        ("received", 2),
+        ("dispatched", 2),
+        ("signed", 2),
+        ("signed_on_time", 1),
+        ("returned", 1),
+    ] {
         assert_eq!(counter(&z, c), v, "{c}");
     }
     let direct = by_dept(&d15, "12345");
-    for (c, v) in [("received", 1), ("answered_directly", 1), ("closed", 1), ("closed_on_time", 1), ("dispatched", 0)] {
+    for (c, v) in [
+        ("received", 1),
+        ("answered_directly", 1),
+        ("closed", 1),
+        ("closed_on_time", 1),
+        ("dispatched", 0),
+    ] {
         assert_eq!(counter(&direct, c), v, "{c}");
     }
     let d16 = one(&out, "hotline", "DAY", "2020-07-16");
-    for (c, v) in [("closed", 1), ("closed_on_time", 1), ("callbacks", 1), ("satisfied", 1), ("urged", 1)] {
+    for (c, v) in [
+        ("closed", 1),
+        ("closed_on_time", 1),
+        ("callbacks", 1),
+        ("satisfied", 1),
+        ("urged", 1),
+    ] {
         assert_eq!(counter(d16, c), v, "{c}");
     }
     // H1 duration: 15 Jul 09:00 → 16 Jul 15:00 = 1.25 working days.
     assert_eq!(d16["duration"]["sum"].as_f64().unwrap(), 1.25);
     // H3: deadline = 1 + 1 working days after 15 Jul = end of Fri 17 Jul; closed Mon 20: late.
     let d20 = one(&out, "hotline", "DAY", "2020-07-20");
-    for (c, v) in [("closed", 1), ("closed_on_time", 0), ("callbacks", 1), ("unreachable", 1), ("satisfied", 0)] {
+    for (c, v) in [
+        ("closed", 1),
+        ("closed_on_time", 0),
+        ("callbacks", 1),
+        ("unreachable", 1),
+        ("satisfied", 0),
+    ] {
         assert_eq!(counter(d20, c), v, "{c}");
     }
     // H3 is overdue at the end of Sat 18 and Sun 19 Jul (deadline end of Fri 17).
     let d18 = one(&out, "hotline", "DAY", "2020-07-18");
     assert_eq!(counter(d18, "overdue_open"), 1);
-    assert!(find(&out, "hotline", "DAY", "2020-07-17").iter().all(|r| counter(r, "overdue_open") == 0));
+    assert!(find(&out, "hotline", "DAY", "2020-07-17")
+        .iter()
+        .all(|r| counter(r, "overdue_open") == 0));
     let m = find(&out, "hotline", "MONTH", "2020-07");
     let total = |c: &str| m.iter().map(|r| counter(r, c)).sum::<u64>();
-    assert_eq!((total("received"), total("closed"), total("closed_on_time")), (3, 3, 2));
+    assert_eq!(
+        (total("received"), total("closed"), total("closed_on_time")),
+        (3, 3, 2)
+    );
 }
 
 #[test]
@@ -471,8 +649,14 @@ fn reopen_only_when_strictly_later_than_the_close() {
     // Closed again later: the last CLOSE counts.
     later.push(hot("r5", "R", "CLOSE", "2020-07-17T10:00:00", ""));
     let out = run(&later);
-    assert_eq!(counter(one(&out, "hotline", "DAY", "2020-07-17"), "closed"), 1);
-    assert_eq!(counter(one(&out, "hotline", "DAY", "2020-07-16"), "closed"), 0);
+    assert_eq!(
+        counter(one(&out, "hotline", "DAY", "2020-07-17"), "closed"),
+        1
+    );
+    assert_eq!(
+        counter(one(&out, "hotline", "DAY", "2020-07-16"), "closed"),
+        0
+    );
 }
 
 #[test]
@@ -500,13 +684,21 @@ fn duplicates_are_applied_once_and_conflicts_are_told_apart() {
     assert_eq!(e.apply(&other), Applied::Conflict);
     assert_eq!(e.stats().applied, 1);
     let out = render(&e);
-    assert_eq!(counter(one(&out, "application", "DAY", "2020-07-15"), "accepted"), 1);
+    assert_eq!(
+        counter(one(&out, "application", "DAY", "2020-07-15"), "accepted"),
+        1
+    );
 }
 
 #[test]
 fn ties_go_to_the_smaller_record_id() {
     let acc = |rid: &str, days: u32| {
-        ("onenet", format!(r#"{{"RECORDID":"{rid}","PROJID":"T","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"2020-07-15 10:00:00","PROMISEDAYS":"{days}"}}"#))
+        (
+            "onenet",
+            format!(
+                r#"{{"RECORDID":"{rid}","PROJID":"T","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"2020-07-15 10:00:00","PROMISEDAYS":"{days}"}}"#
+            ),
+        )
     };
     let done = bj("T", "2020-07-17 10:00:00", 1, 1);
     // SL-a (1 day) wins over SL-b (5 days) whatever the order: completion is late.
@@ -515,6 +707,195 @@ fn ties_go_to_the_smaller_record_id() {
         vec![acc("SL-b", 5), done.clone(), acc("SL-a", 1)],
     ] {
         let out = run(&recs);
-        assert_eq!(counter(one(&out, "application", "DAY", "2020-07-17"), "on_time"), 0);
+        assert_eq!(
+            counter(one(&out, "application", "DAY", "2020-07-17"), "on_time"),
+            0
+        );
     }
+}
+
+/// A corpus touching every rule: both families, suspensions, reopen, ties, bdc, late records.
+fn corpus() -> Vec<(&'static str, String)> {
+    vec![
+        sb("P1", "2020-07-15 09:00:00", "1"),
+        sl("P1", "2020-07-15 10:00:00", 5, "CN"),
+        bj("P1", "2020-07-17 10:00:00", 1, 1),
+        pj("P1", 1, "2020-07-17 12:00:00", 2),
+        sb("P2", "2020-07-30 09:00:00", "4"),
+        sl("P2", "2020-07-30 10:00:00", 1, "CN"),
+        gc("P2", 1, "2020-07-31 09:00:00", "SUSPEND", 1),
+        gc("P2", 2, "2020-08-03 15:00:00", "RESUME", 0),
+        bj("P2", "2020-08-06 12:00:00", 1, 3),
+        sl("P3", "2020-09-30 09:00:00", 2, "CN"),
+        bj("P3", "2020-10-11 00:00:01", 2, 1),
+        sl("P4", "2020-07-28 10:00:00", 1, "CN"),
+        sl("J1", "2020-07-15 09:00:00", 9, "JB"),
+        bj("J1", "2020-07-15 18:00:00", 1, 1),
+        bj("W1", "2020-07-16 10:00:00", 3, 1),
+        bdc("B1", "01", "20200715093000"),
+        bdc("B1", "02", "20200715100000"),
+        bdc("B1", "04", "20200720170000"),
+        bdc("B1", "06", "20200721110000"),
+        bdc("B2", "02", "20200729100000"),
+        reg("a1", "H1", "2020-07-15T09:00:00"),
+        dispatch("a2", "H1", "2020-07-15T09:30:00", "ZJJ", 2),
+        hot("a3", "H1", "SIGN", "2020-07-15T12:30:00", ""),
+        hot("a5", "H1", "CLOSE", "2020-07-16T15:00:00", ""),
+        hot(
+            "a6",
+            "H1",
+            "CALLBACK",
+            "2020-07-16T16:00:00",
+            r#","satisfaction":"DISSATISFIED""#,
+        ),
+        hot("a7", "H1", "REOPEN", "2020-07-16T16:05:00", ""),
+        hot("a8", "H1", "CLOSE", "2020-07-31T15:00:00", ""),
+        reg("b1", "H2", "2020-07-15T10:00:00"),
+        hot("b2", "H2", "ANSWER", "2020-07-15T10:05:00", ""),
+        reg("c1", "H3", "2020-07-28T11:00:00"),
+        dispatch("c2", "H3", "2020-07-28T11:00:00", "CGJ", 1),
+        hot("c3", "H3", "RETURN", "2020-07-28T12:00:00", ""),
+        dispatch("c4", "H3", "2020-07-28T13:00:00", "ZJJ", 3),
+        hot("c6", "H3", "URGE", "2020-07-29T09:00:00", ""),
+        hot(
+            "c7",
+            "H3",
+            "EXTEND",
+            "2020-07-29T10:00:00",
+            r#","extraDays":1"#,
+        ),
+        tick("2020-08-20 08:00:00"),
+    ]
+}
+
+fn lines(e: &Engine) -> Vec<String> {
+    e.records().iter().map(canonical_json).collect()
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn shuffling_and_duplicating_leaves_the_output_identical(
+            order in Just((0..corpus().len()).collect::<Vec<_>>()).prop_shuffle(),
+            dups in prop::collection::vec(0..corpus().len(), 0..20),
+        ) {
+            let c = corpus();
+            let reference = lines(&engine(&c));
+            let mut shuffled: Vec<_> = order.iter().map(|&i| c[i].clone()).collect();
+            for (n, &d) in dups.iter().enumerate() {
+                let at = (n * 7) % (shuffled.len() + 1);
+                shuffled.insert(at, c[d].clone());
+            }
+            prop_assert_eq!(lines(&engine(&shuffled)), reference);
+        }
+    }
+}
+
+#[test]
+fn month_records_are_the_sum_of_their_day_records() {
+    let out = run(&corpus());
+    assert!(out.len() > 20);
+    let key = |r: &Value| {
+        let mut k = r.as_object().unwrap().clone();
+        k.remove("counters");
+        k.remove("duration");
+        k.remove("granularity");
+        let w = k.remove("window").unwrap();
+        (
+            w.as_str().unwrap()[..7].to_owned(),
+            serde_json::to_string(&k).unwrap(),
+        )
+    };
+    let mut sums: std::collections::BTreeMap<(String, String), Value> = Default::default();
+    for r in out.iter().filter(|r| r["granularity"] == "DAY") {
+        let e = sums.entry(key(r)).or_insert_with(|| {
+            let mut z = r.clone();
+            for v in z["counters"].as_object_mut().unwrap().values_mut() {
+                *v = 0.into();
+            }
+            z["duration"] =
+                serde_json::json!({"buckets":[0,0,0,0,0,0,0,0,0,0],"sum":0.0,"count":0});
+            z
+        });
+        for (name, v) in r["counters"].as_object().unwrap() {
+            if name != "overdue_open" {
+                let cur = e["counters"][name].as_u64().unwrap();
+                e["counters"][name] = (cur + v.as_u64().unwrap()).into();
+            }
+        }
+        for i in 0..10 {
+            let cur = e["duration"]["buckets"][i].as_u64().unwrap();
+            e["duration"]["buckets"][i] =
+                (cur + r["duration"]["buckets"][i].as_u64().unwrap()).into();
+        }
+        let s = e["duration"]["sum"].as_f64().unwrap() + r["duration"]["sum"].as_f64().unwrap();
+        e["duration"]["sum"] = s.into();
+        let c = e["duration"]["count"].as_u64().unwrap() + r["duration"]["count"].as_u64().unwrap();
+        e["duration"]["count"] = c.into();
+    }
+    let mut months = 0;
+    for m in out.iter().filter(|r| r["granularity"] == "MONTH") {
+        months += 1;
+        let Some(s) = sums.get(&key(m)) else {
+            // A month with only an overdue snapshot has no DAY counters.
+            assert!(m["counters"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(n, v)| n == "overdue_open" || v == 0));
+            continue;
+        };
+        for (name, v) in m["counters"].as_object().unwrap() {
+            if name != "overdue_open" {
+                assert_eq!(v, &s["counters"][name], "{name} in {m}");
+            }
+        }
+        assert_eq!(m["duration"]["buckets"], s["duration"]["buckets"]);
+        assert_eq!(m["duration"]["count"], s["duration"]["count"]);
+        let (a, b) = (
+            m["duration"]["sum"].as_f64().unwrap(),
+            s["duration"]["sum"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0));
+    }
+    assert!(months >= 4);
+}
+
+#[test]
+fn snapshot_and_restore_round_trip() {
+    let c = corpus();
+    let (first, second) = c.split_at(c.len() / 2);
+    let e = engine(first);
+    let snap = e.snapshot();
+    assert_eq!(snap, e.snapshot(), "snapshots are deterministic");
+    let mut restored = Engine::restore(Arc::new(Calendar::bundled()), &snap).unwrap();
+    assert_eq!(lines(&restored), lines(&e));
+    assert_eq!(restored.snapshot(), snap);
+    // Continuing after a restore gives the same result as never stopping.
+    let srcs = sources();
+    for (name, rec) in second {
+        let s = srcs.iter().find(|s| s.name() == *name).unwrap();
+        let bytes = if *name == "bdc" {
+            encoding_rs::GB18030.encode(rec).0.into_owned()
+        } else {
+            rec.clone().into_bytes()
+        };
+        restored.apply(&s.normalize(&bytes).unwrap());
+    }
+    assert_eq!(lines(&restored), lines(&engine(&c)));
+    // Damaged snapshots are refused, never a panic.
+    for cut in [0, 1, snap.len() / 2, snap.len() - 1] {
+        assert!(Engine::restore(Arc::new(Calendar::bundled()), &snap[..cut]).is_err());
+    }
+    let mut bad = snap.clone();
+    bad[0] = 99;
+    assert_eq!(
+        Engine::restore(Arc::new(Calendar::bundled()), &bad).err(),
+        Some(crate::SnapshotError::Version(99))
+    );
 }
