@@ -8,7 +8,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "proto"))
         .collect();
-    println!("cargo:rerun-if-changed={}", root.join("govstream/v1").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("govstream/v1").display()
+    );
     for p in &protos {
         println!("cargo:rerun-if-changed={}", p.display());
     }

@@ -4,6 +4,7 @@
 //! calls `govstream-normalize` and `govstream-engine`, and writes results.
 
 mod calendar_opts;
+mod generate_cmd;
 mod input;
 mod normalize_cmd;
 mod replay_cmd;
@@ -29,6 +30,7 @@ struct Cli {
 enum Command {
     Normalize(normalize_cmd::Args),
     Replay(replay_cmd::Args),
+    Generate(generate_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Normalize(a) => normalize_cmd::run(a),
         Command::Replay(a) => replay_cmd::run(a),
+        Command::Generate(a) => generate_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,14 +53,14 @@ struct RejectedLine<'a> {
     detail: &'a str,
 }
 
-/// Reads every source file in order, normalizes each line and deduplicates by record id.
-/// `on_event` sees first copies only; `on_reject` every rejected line.
+/// Reads every source file in order and normalizes each line. `on_event` sees every accepted
+/// record and says whether it is a first copy, a duplicate or a conflict (the `normalize`
+/// command asks a [`Deduplicator`], `replay` the engine); `on_reject` sees every rejected line.
 pub fn normalize_files(
     sources: &[(CompiledSource, PathBuf)],
-    mut on_event: impl FnMut(CaseEvent) -> Result<()>,
+    mut on_event: impl FnMut(CaseEvent) -> Result<Seen>,
     mut on_reject: impl FnMut(&str, u64, &Rejection) -> Result<()>,
 ) -> Result<Vec<(String, SourceStats)>> {
-    let mut dedupe = Deduplicator::default();
     let mut all = Vec::new();
     for (src, path) in sources {
         let mut st = SourceStats::default();
@@ -70,11 +70,8 @@ pub fn normalize_files(
         for_each_line(path, |line, bytes| {
             st.read += 1;
             match src.normalize(bytes) {
-                Ok(ev) => match dedupe.observe(&ev) {
-                    Seen::First => {
-                        st.normalized += 1;
-                        on_event(ev)?;
-                    }
+                Ok(ev) => match on_event(ev)? {
+                    Seen::First => st.normalized += 1,
                     Seen::Duplicate => st.duplicates += 1,
                     Seen::Conflict => st.conflicts += 1,
                 },
@@ -168,12 +165,16 @@ pub fn run(args: Args) -> Result<()> {
     let sources = args.sources.compile()?;
     let mut normalized = create_out(&args.out, "normalized.ndjson")?;
     let mut rejected = create_out(&args.out, "rejected.ndjson")?;
+    let mut dedupe = Deduplicator::default();
     let stats = normalize_files(
         &sources,
         |ev| {
-            serde_json::to_writer(&mut normalized, &ev)?;
-            normalized.write_all(b"\n")?;
-            Ok(())
+            let seen = dedupe.observe(&ev);
+            if seen == Seen::First {
+                serde_json::to_writer(&mut normalized, &ev)?;
+                normalized.write_all(b"\n")?;
+            }
+            Ok(seen)
         },
         |src, line, rej| write_rejected(&mut rejected, src, line, rej),
     )?;

@@ -7,7 +7,8 @@ use crate::normalize_cmd::{
 };
 use crate::sources::SourceOptions;
 use anyhow::Result;
-use govstream_engine::{canonical_json, Engine};
+use govstream_engine::{canonical_json, Applied, Engine};
+use govstream_normalize::Seen;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -37,13 +38,18 @@ pub fn run(args: Args) -> Result<()> {
     let stats = normalize_files(
         &sources,
         |ev| {
-            engine.apply(&ev);
-            Ok(())
+            Ok(match engine.apply(&ev) {
+                Applied::New | Applied::Ignored => Seen::First,
+                Applied::Duplicate => Seen::Duplicate,
+                Applied::Conflict => Seen::Conflict,
+            })
         },
         |src, line, rej| write_rejected(&mut rejected, src, line, rej),
     )?;
     rejected.flush()?;
+    let applied_in = started.elapsed();
     let records = engine.records();
+    let rendered_in = started.elapsed() - applied_in;
     let mut out = create_out(&args.out, "aggregates.ndjson")?;
     for r in &records {
         out.write_all(canonical_json(r).as_bytes())?;
@@ -71,9 +77,12 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     println!(
-        "took {:.2}s ({:.0} events/s)",
+        "took {:.2}s ({:.0} events/s): read+normalize+apply {:.2}s, aggregate records {:.2}s, write {:.2}s",
         elapsed.as_secs_f64(),
-        events as f64 / elapsed.as_secs_f64().max(1e-9)
+        events as f64 / elapsed.as_secs_f64().max(1e-9),
+        applied_in.as_secs_f64(),
+        rendered_in.as_secs_f64(),
+        (elapsed - applied_in - rendered_in).as_secs_f64(),
     );
     Ok(())
 }

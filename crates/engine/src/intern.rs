@@ -46,4 +46,15 @@ impl Interner {
     pub fn strings(&self) -> &[Box<str>] {
         &self.strings
     }
+
+    /// For every symbol, the rank of its string in byte-wise order (equal strings cannot occur).
+    pub fn ranks(&self) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..self.strings.len() as u32).collect();
+        idx.sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
+        let mut rank = vec![0u32; idx.len()];
+        for (r, &i) in idx.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        rank
+    }
 }

@@ -8,7 +8,9 @@
 
 mod case;
 mod contrib;
+mod fasthash;
 mod intern;
+mod output;
 pub mod render;
 mod snapshot;
 mod store;
@@ -21,15 +23,14 @@ use case::{
     max_opt, min_opt, take_earliest, take_latest, AcceptA, Application, Case, Dims, DispatchA,
     Facts, OrderEvent, RegisterA, SubmitA, WorkOrder,
 };
-use contrib::{Item, BUCKETS};
-use govstream_calendar::civil::{Day, MICROS_PER_DAY};
+use contrib::Item;
+use fasthash::FastMap;
 use govstream_calendar::Calendar;
 use govstream_proto::v1 as pb;
 use intern::{Interner, Sym};
 use prost::Message;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use store::{Cell, Store};
+use store::Store;
 
 /// What the engine did with an event.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub struct EngineStats {
 pub struct Engine {
     cal: Arc<Calendar>,
     interner: Interner,
-    cases: HashMap<Sym, HashMap<Box<str>, Case>>,
+    cases: FastMap<Sym, FastMap<Box<str>, Case>>,
     store: Store,
     watermark: Option<i64>,
     stats: EngineStats,
@@ -65,6 +66,9 @@ pub struct Engine {
     new: Vec<Item>,
     buf: Vec<u8>,
     sym_12345: Sym,
+    /// Symbols of channel and category names, by enum value.
+    channel_syms: Vec<Sym>,
+    category_syms: Vec<Sym>,
 }
 
 /// A stable 64-bit hash (FNV-1a): the same in every process, so snapshots stay valid.
@@ -81,14 +85,34 @@ fn enum_name(full: &str, prefix: &str) -> String {
     full.strip_prefix(prefix).unwrap_or(full).to_owned()
 }
 
+/// Interned names of every channel and category value, indexed by enum value.
+fn enum_syms(interner: &mut Interner) -> (Vec<Sym>, Vec<Sym>) {
+    let mut channels = Vec::new();
+    for v in 0..64 {
+        channels.push(match pb::Channel::try_from(v) {
+            Ok(pb::Channel::Unspecified) | Err(_) => Sym::EMPTY,
+            Ok(c) => interner.intern(&enum_name(c.as_str_name(), "CHANNEL_")),
+        });
+    }
+    let mut categories = Vec::new();
+    for v in 0..64 {
+        categories.push(match pb::Category::try_from(v) {
+            Ok(pb::Category::Unspecified) | Err(_) => Sym::EMPTY,
+            Ok(c) => interner.intern(&enum_name(c.as_str_name(), "CATEGORY_")),
+        });
+    }
+    (channels, categories)
+}
+
 impl Engine {
     pub fn new(cal: Arc<Calendar>) -> Engine {
         let mut interner = Interner::default();
         let sym_12345 = interner.intern("12345");
+        let (channel_syms, category_syms) = enum_syms(&mut interner);
         Engine {
             cal,
             interner,
-            cases: HashMap::new(),
+            cases: FastMap::default(),
             store: Store::default(),
             watermark: None,
             stats: EngineStats::default(),
@@ -96,6 +120,8 @@ impl Engine {
             new: Vec::new(),
             buf: Vec::new(),
             sym_12345,
+            channel_syms,
+            category_syms,
         }
     }
 
@@ -114,17 +140,15 @@ impl Engine {
 
     /// Number of cases held.
     pub fn cases(&self) -> usize {
-        self.cases.values().map(HashMap::len).sum()
+        self.cases.values().map(FastMap::len).sum()
     }
 
-    fn channel_sym(&mut self, ev: &pb::CaseEvent) -> Sym {
-        match ev.channel() {
-            pb::Channel::Unspecified => Sym::EMPTY,
-            c => {
-                let name = enum_name(c.as_str_name(), "CHANNEL_");
-                self.interner.intern(&name)
-            }
-        }
+    fn enum_sym(syms: &[Sym], v: i32) -> Sym {
+        usize::try_from(v)
+            .ok()
+            .and_then(|i| syms.get(i))
+            .copied()
+            .unwrap_or(Sym::EMPTY)
     }
 
     /// Folds one canonical event in.
@@ -149,14 +173,8 @@ impl Engine {
         let region = self.interner.intern(&ev.region);
         let dept = self.interner.intern(&ev.department);
         let item = self.interner.intern(&ev.service_item);
-        let channel = self.channel_sym(ev);
-        let category = match ev.category() {
-            pb::Category::Unspecified => Sym::EMPTY,
-            c => {
-                let name = enum_name(c.as_str_name(), "CATEGORY_");
-                self.interner.intern(&name)
-            }
-        };
+        let channel = Engine::enum_sym(&self.channel_syms, ev.channel);
+        let category = Engine::enum_sym(&self.category_syms, ev.category);
         let by_source = self.cases.entry(source).or_default();
         let case = match by_source.get_mut(ev.case_id.as_str()) {
             Some(c) => c,
@@ -222,258 +240,13 @@ impl Engine {
     /// The final aggregate records as of the current watermark, in canonical order (family,
     /// granularity, window, then dimension values, byte-wise).
     pub fn records(&self) -> Vec<pb::AggregateRecord> {
-        let Some(wm) = self.watermark else {
-            return Vec::new();
-        };
-        let offset = self.cal.offset_s();
-        let wm_day = Day::of_instant(wm, offset).0;
-        // DAY cells with overdue values merged in.
-        let mut days: BTreeMap<(Family, i32, Dims), (Cell, i64)> = BTreeMap::new();
-        for (k, c) in &self.store.cells {
-            if !c.is_zero() {
-                days.insert(*k, (c.clone(), 0));
-            }
-        }
-        let mut month_overdue: BTreeMap<(Family, i32, Dims), i64> = BTreeMap::new();
-        for ((fam, dims), steps) in &self.store.overdue {
-            let mut value = 0i64;
-            let entries: Vec<(i32, i64)> = steps.iter().map(|(d, v)| (*d, *v)).collect();
-            for (i, &(d, delta)) in entries.iter().enumerate() {
-                value += delta;
-                if d > wm_day {
-                    break;
-                }
-                let next = entries
-                    .get(i + 1)
-                    .map_or(wm_day + 1, |e| e.0.min(wm_day + 1));
-                if value != 0 {
-                    for day in d..next {
-                        days.entry((*fam, day, *dims)).or_default().1 = value;
-                    }
-                }
-                // Month snapshots: the value at the end of every month in [d, next), and at the
-                // watermark's day for the watermark's month.
-                let mut day = d;
-                while day < next {
-                    let (y, m, _) = Day(day).ymd();
-                    let month_end = Day::from_ymd(
-                        if m == 12 { y + 1 } else { y },
-                        if m == 12 { 1 } else { m + 1 },
-                        1,
-                    )
-                    .map_or(day, |x| x.0 - 1);
-                    let snap = month_end.min(wm_day);
-                    if snap < next {
-                        month_overdue.insert((*fam, month_key(day), *dims), value);
-                    }
-                    day = month_end + 1;
-                }
-            }
-        }
-        let mut months: BTreeMap<(Family, i32, Dims), (Cell, i64)> = BTreeMap::new();
-        for ((fam, day, dims), (cell, _)) in &days {
-            let m = months.entry((*fam, month_key(*day), *dims)).or_default();
-            for i in 0..14 {
-                m.0.counters[i] += cell.counters[i];
-            }
-            for i in 0..BUCKETS {
-                m.0.buckets[i] += cell.buckets[i];
-            }
-            m.0.sum_us += cell.sum_us;
-        }
-        for (k, v) in month_overdue {
-            months.entry(k).or_default().1 = v;
-        }
-        let mut out = Vec::with_capacity(days.len() + months.len());
-        for ((fam, day, dims), (cell, overdue)) in days {
-            out.push(self.record(
-                fam,
-                pb::Granularity::Day,
-                Day(day).to_string(),
-                dims,
-                &cell,
-                overdue,
-            ));
-        }
-        for ((fam, mk, dims), (cell, overdue)) in months {
-            out.push(self.record(
-                fam,
-                pb::Granularity::Month,
-                month_string(mk),
-                dims,
-                &cell,
-                overdue,
-            ));
-        }
-        out.retain(|r| has_nonzero(r));
-        out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-        out
-    }
-
-    fn record(
-        &self,
-        fam: Family,
-        gran: pb::Granularity,
-        window: String,
-        dims: Dims,
-        cell: &Cell,
-        overdue: i64,
-    ) -> pb::AggregateRecord {
-        let s = |sym: Sym| self.interner.get(sym).to_owned();
-        let c = |i: u8| cell.counters[i as usize].max(0) as u64;
-        let mut cum = Vec::with_capacity(BUCKETS);
-        let mut acc = 0i64;
-        for b in cell.buckets {
-            acc += b;
-            cum.push(acc.max(0) as u64);
-        }
-        let duration = pb::DurationHistogram {
-            cumulative_counts: cum,
-            sum: cell.sum_us as f64 / MICROS_PER_DAY as f64,
-            count: cell.count().max(0) as u64,
-        };
-        let overdue = overdue.max(0) as u64;
-        let (key, counters) = match fam {
-            Family::Application => {
-                use contrib::app::*;
-                (
-                    pb::AggregateKey {
-                        family: pb::Family::Application as i32,
-                        granularity: gran as i32,
-                        window,
-                        region: s(dims[0]),
-                        dept: s(dims[1]),
-                        item: s(dims[2]),
-                        category: String::new(),
-                        channel: s(dims[3]),
-                    },
-                    pb::aggregate_record::Counters::Application(pb::ApplicationCounters {
-                        submitted: c(SUBMITTED),
-                        accepted: c(ACCEPTED),
-                        completed: c(COMPLETED),
-                        on_time: c(ON_TIME),
-                        at_most_one_trip: c(AT_MOST_ONE_TRIP),
-                        zero_trip: c(ZERO_TRIP),
-                        withdrawn: c(WITHDRAWN),
-                        reviews: c(REVIEWS),
-                        bad_reviews: c(BAD_REVIEWS),
-                        overdue_open: overdue,
-                    }),
-                )
-            }
-            Family::Hotline => {
-                use contrib::hot::*;
-                (
-                    pb::AggregateKey {
-                        family: pb::Family::Hotline as i32,
-                        granularity: gran as i32,
-                        window,
-                        region: s(dims[0]),
-                        dept: s(dims[1]),
-                        item: String::new(),
-                        category: s(dims[2]),
-                        channel: s(dims[3]),
-                    },
-                    pb::aggregate_record::Counters::Hotline(pb::HotlineCounters {
-                        received: c(RECEIVED),
-                        answered_directly: c(ANSWERED_DIRECTLY),
-                        dispatched: c(DISPATCHED),
-                        signed: c(SIGNED),
-                        signed_on_time: c(SIGNED_ON_TIME),
-                        returned: c(RETURNED),
-                        urged: c(URGED),
-                        closed: c(CLOSED),
-                        closed_on_time: c(CLOSED_ON_TIME),
-                        callbacks: c(CALLBACKS),
-                        satisfied: c(SATISFIED),
-                        unreachable: c(UNREACHABLE),
-                        reopened: c(REOPENED),
-                        overdue_open: overdue,
-                    }),
-                )
-            }
-        };
-        pb::AggregateRecord {
-            key: Some(key),
-            counters: Some(counters),
-            duration: Some(duration),
-        }
-    }
-}
-
-fn month_key(day: i32) -> i32 {
-    let (y, m, _) = Day(day).ymd();
-    y * 12 + (m as i32 - 1)
-}
-
-fn month_string(mk: i32) -> String {
-    format!("{:04}-{:02}", mk.div_euclid(12), mk.rem_euclid(12) + 1)
-}
-
-fn has_nonzero(r: &pb::AggregateRecord) -> bool {
-    let hist = r.duration.as_ref().is_some_and(|d| d.count > 0);
-    hist || match &r.counters {
-        Some(pb::aggregate_record::Counters::Application(c)) => {
-            c.submitted
-                | c.accepted
-                | c.completed
-                | c.on_time
-                | c.at_most_one_trip
-                | c.zero_trip
-                | c.withdrawn
-                | c.reviews
-                | c.bad_reviews
-                | c.overdue_open
-                != 0
-        }
-        Some(pb::aggregate_record::Counters::Hotline(c)) => {
-            c.received
-                | c.answered_directly
-                | c.dispatched
-                | c.signed
-                | c.signed_on_time
-                | c.returned
-                | c.urged
-                | c.closed
-                | c.closed_on_time
-                | c.callbacks
-                | c.satisfied
-                | c.unreachable
-                | c.reopened
-                | c.overdue_open
-                != 0
-        }
-        None => false,
-    }
-}
-
-/// Sort key of the canonical order: family name, granularity name, window, dimension values.
-fn sort_key(r: &pb::AggregateRecord) -> (&'static str, &'static str, &str, [&str; 4]) {
-    let k = r.key.as_ref();
-    let fam = match k.map(|k| k.family()) {
-        Some(pb::Family::Application) => "application",
-        Some(pb::Family::Hotline) => "hotline",
-        _ => "",
-    };
-    let gran = match k.map(|k| k.granularity()) {
-        Some(pb::Granularity::Day) => "DAY",
-        Some(pb::Granularity::Month) => "MONTH",
-        _ => "",
-    };
-    match k {
-        Some(k) if fam == "hotline" => (
-            fam,
-            gran,
-            &k.window,
-            [&k.region, &k.dept, &k.category, &k.channel],
-        ),
-        Some(k) => (
-            fam,
-            gran,
-            &k.window,
-            [&k.region, &k.dept, &k.item, &k.channel],
-        ),
-        None => (fam, gran, "", [""; 4]),
+        output::render(
+            &self.store,
+            &self.interner,
+            self.watermark,
+            self.cal.offset_s(),
+            None,
+        )
     }
 }
 

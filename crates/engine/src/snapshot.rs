@@ -6,10 +6,11 @@ use crate::case::{
     WorkOrder,
 };
 use crate::contrib::Family;
+use crate::fasthash::FastMap;
 use crate::intern::{Interner, Sym};
 use crate::store::{Cell, Store};
 use crate::{Engine, EngineStats};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const VERSION: u8 = 1;
 
@@ -412,7 +413,7 @@ impl Engine {
             }
         }
         let n = interner.strings().len();
-        let mut cases: HashMap<Sym, HashMap<Box<str>, Case>> = HashMap::new();
+        let mut cases: FastMap<Sym, FastMap<Box<str>, Case>> = FastMap::default();
         for _ in 0..r.len()? {
             let src = r.sym(n)?;
             let k = r.len()?;
@@ -455,6 +456,9 @@ impl Engine {
         let mut e = Engine::new(cal);
         e.interner = interner;
         e.sym_12345 = e.interner.intern("12345");
+        let (channels, categories) = crate::enum_syms(&mut e.interner);
+        e.channel_syms = channels;
+        e.category_syms = categories;
         e.cases = cases;
         e.store = store;
         e.watermark = watermark;

@@ -3,7 +3,8 @@
 
 use crate::case::Dims;
 use crate::contrib::{bucket_of, Family, Item, BUCKETS};
-use std::collections::{BTreeMap, HashMap};
+use crate::fasthash::FastMap;
+use std::collections::BTreeMap;
 
 /// Counters and histogram of one (family, DAY window, dimensions) key.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,9 +29,9 @@ impl Cell {
 
 #[derive(Clone, Debug, Default)]
 pub struct Store {
-    pub cells: HashMap<(Family, i32, Dims), Cell>,
+    pub cells: FastMap<(Family, i32, Dims), Cell>,
     /// Per (family, dims): day → change of the overdue count at the end of that day.
-    pub overdue: HashMap<(Family, Dims), BTreeMap<i32, i64>>,
+    pub overdue: FastMap<(Family, Dims), BTreeMap<i32, i64>>,
 }
 
 impl Store {
