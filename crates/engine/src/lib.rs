@@ -14,10 +14,12 @@ mod output;
 pub mod render;
 mod snapshot;
 mod store;
+mod totals;
 
 pub use contrib::{Family, BUCKET_BOUNDS};
 pub use render::canonical_json;
 pub use snapshot::SnapshotError;
+pub use totals::{PartialError, Totals, Update};
 
 use case::{
     max_opt, min_opt, take_earliest, take_latest, AcceptA, Application, Case, Dims, DispatchA,
@@ -61,6 +63,7 @@ pub struct Engine {
     cases: FastMap<Sym, FastMap<Box<str>, Case>>,
     store: Store,
     watermark: Option<i64>,
+    published_watermark: Option<i64>,
     stats: EngineStats,
     old: Vec<Item>,
     new: Vec<Item>,
@@ -72,7 +75,7 @@ pub struct Engine {
 }
 
 /// A stable 64-bit hash (FNV-1a): the same in every process, so snapshots stay valid.
-fn stable_hash(bytes: &[u8]) -> u64 {
+pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;
@@ -115,6 +118,7 @@ impl Engine {
             cases: FastMap::default(),
             store: Store::default(),
             watermark: None,
+            published_watermark: None,
             stats: EngineStats::default(),
             old: Vec::new(),
             new: Vec::new(),
@@ -235,6 +239,67 @@ impl Engine {
         }
         self.stats.applied += 1;
         Applied::New
+    }
+
+    /// Starts recording which aggregate keys change, for [`Engine::take_partials`].
+    pub fn track_changes(&mut self) {
+        self.store.dirty.get_or_insert_with(Default::default);
+    }
+
+    /// The partial aggregates changed since the last call (absolute values, so publishing them
+    /// again is harmless), plus this engine's watermark if it moved. `partition` is the normalized
+    /// topic partition this engine owns. Requires [`Engine::track_changes`].
+    pub fn take_partials(&mut self, partition: i32) -> Vec<pb::Partial> {
+        let Some(dirty) = self.store.dirty.as_mut().map(std::mem::take) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(dirty.cells.len() + dirty.overdue.len() + 1);
+        let key = |fam: Family, dims: &Dims, i: &Interner| pb::PartialKey {
+            family: match fam {
+                Family::Application => pb::Family::Application as i32,
+                Family::Hotline => pb::Family::Hotline as i32,
+            },
+            dims: dims.iter().map(|s| i.get(*s).to_owned()).collect(),
+        };
+        let mut cells: Vec<_> = dirty.cells.into_iter().collect();
+        cells.sort_unstable();
+        for k in cells {
+            let c = self.store.cells.get(&k).cloned().unwrap_or_default();
+            out.push(pb::Partial {
+                source_partition: partition,
+                key: Some(key(k.0, &k.2, &self.interner)),
+                value: Some(pb::partial::Value::Cell(pb::PartialCell {
+                    day: k.1,
+                    counters: c.counters.to_vec(),
+                    buckets: c.buckets.to_vec(),
+                    sum_us: c.sum_us as i64,
+                })),
+            });
+        }
+        let mut steps: Vec<_> = dirty.overdue.into_iter().collect();
+        steps.sort_unstable();
+        for k in steps {
+            let s = self.store.overdue.get(&k).cloned().unwrap_or_default();
+            out.push(pb::Partial {
+                source_partition: partition,
+                key: Some(key(k.0, &k.1, &self.interner)),
+                value: Some(pb::partial::Value::Overdue(pb::PartialOverdue {
+                    days: s.keys().copied().collect(),
+                    deltas: s.values().copied().collect(),
+                })),
+            });
+        }
+        if let Some(w) = self.watermark {
+            if self.published_watermark != Some(w) {
+                self.published_watermark = Some(w);
+                out.push(pb::Partial {
+                    source_partition: partition,
+                    key: None,
+                    value: Some(pb::partial::Value::WatermarkUs(w)),
+                });
+            }
+        }
+        out
     }
 
     /// The final aggregate records as of the current watermark, in canonical order (family,

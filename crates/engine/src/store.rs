@@ -32,11 +32,42 @@ pub struct Store {
     pub cells: FastMap<(Family, i32, Dims), Cell>,
     /// Per (family, dims): day → change of the overdue count at the end of that day.
     pub overdue: FastMap<(Family, Dims), BTreeMap<i32, i64>>,
+    /// When set, the keys changed since the last `take_dirty` (for publishing updates).
+    pub dirty: Option<Dirty>,
+}
+
+/// Keys of the store changed since they were last taken.
+#[derive(Clone, Debug, Default)]
+pub struct Dirty {
+    pub cells: std::collections::HashSet<(Family, i32, Dims)>,
+    pub overdue: std::collections::HashSet<(Family, Dims)>,
+}
+
+impl Cell {
+    pub fn add(&mut self, other: &Cell, sign: i64) {
+        for i in 0..self.counters.len() {
+            self.counters[i] += sign * other.counters[i];
+        }
+        for i in 0..BUCKETS {
+            self.buckets[i] += sign * other.buckets[i];
+        }
+        self.sum_us += sign as i128 * other.sum_us;
+    }
 }
 
 impl Store {
     pub fn apply(&mut self, family: Family, items: &[Item], sign: i64) {
         for it in items {
+            if let Some(d) = &mut self.dirty {
+                match *it {
+                    Item::Count { day, dims, .. } | Item::Duration { day, dims, .. } => {
+                        d.cells.insert((family, day, dims));
+                    }
+                    Item::Overdue { dims, .. } => {
+                        d.overdue.insert((family, dims));
+                    }
+                }
+            }
             match *it {
                 Item::Count { day, dims, counter } => {
                     self.cells.entry((family, day, dims)).or_default().counters
@@ -56,6 +87,13 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+/// Adds `sign` times a step function to another.
+pub fn add_steps(to: &mut BTreeMap<i32, i64>, from: &BTreeMap<i32, i64>, sign: i64) {
+    for (&d, &v) in from {
+        bump(to, d, sign * v);
     }
 }
 

@@ -1,0 +1,238 @@
+//! The totals stage: sums the partial aggregates of every engine partition and turns them into
+//! aggregate records, publishing only what changed. Pure: partials in, updates out.
+
+use crate::case::Dims;
+use crate::contrib::{Family, BUCKETS};
+use crate::fasthash::FastMap;
+use crate::intern::Interner;
+use crate::output::render;
+use crate::store::{add_steps, Cell, Store};
+use govstream_calendar::civil::Day;
+use govstream_proto::v1 as pb;
+use prost::Message;
+use std::collections::{BTreeMap, HashSet};
+
+/// A change to publish on the aggregates topic.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// The new value of a key.
+    Upsert(pb::AggregateRecord),
+    /// The key has no record any more (all its counters went back to zero): a tombstone.
+    Delete(pb::AggregateKey),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PartialError {
+    #[error("partial record has no key")]
+    NoKey,
+    #[error("partial record has {0} dimensions, expected 4")]
+    Dims(usize),
+    #[error("partial record has an unknown family")]
+    Family,
+    #[error("partial cell has {0} counters or {1} buckets")]
+    Shape(usize, usize),
+    #[error("partial overdue has {0} days and {1} deltas")]
+    Steps(usize, usize),
+    #[error("partial record has no value")]
+    NoValue,
+}
+
+/// Sum of all engine partitions' partials, and what was last published.
+pub struct Totals {
+    interner: Interner,
+    offset_s: i32,
+    sum: Store,
+    cells: FastMap<(i32, Family, i32, Dims), Cell>,
+    steps: FastMap<(i32, Family, Dims), BTreeMap<i32, i64>>,
+    watermarks: FastMap<i32, i64>,
+    dirty: HashSet<(Family, Dims)>,
+    published_wm_day: Option<i32>,
+    /// Last published fingerprint per key, grouped by (family, dims).
+    published: FastMap<(Family, Dims), FastMap<Vec<u8>, u64>>,
+}
+
+fn fingerprint(r: &pb::AggregateRecord) -> u64 {
+    crate::stable_hash(&r.encode_to_vec())
+}
+
+impl Totals {
+    pub fn new(offset_s: i32) -> Totals {
+        Totals {
+            interner: Interner::default(),
+            offset_s,
+            sum: Store::default(),
+            cells: FastMap::default(),
+            steps: FastMap::default(),
+            watermarks: FastMap::default(),
+            dirty: HashSet::new(),
+            published_wm_day: None,
+            published: FastMap::default(),
+        }
+    }
+
+    /// The global watermark: the latest of all engine partitions' watermarks.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermarks.values().copied().max()
+    }
+
+    fn key(&mut self, k: Option<&pb::PartialKey>) -> Result<(Family, Dims), PartialError> {
+        let k = k.ok_or(PartialError::NoKey)?;
+        let fam = match k.family() {
+            pb::Family::Application => Family::Application,
+            pb::Family::Hotline => Family::Hotline,
+            pb::Family::Unspecified => return Err(PartialError::Family),
+        };
+        if k.dims.len() != 4 {
+            return Err(PartialError::Dims(k.dims.len()));
+        }
+        let d = [
+            self.interner.intern(&k.dims[0]),
+            self.interner.intern(&k.dims[1]),
+            self.interner.intern(&k.dims[2]),
+            self.interner.intern(&k.dims[3]),
+        ];
+        Ok((fam, d))
+    }
+
+    /// Folds one partial in (replacing the previous value from the same partition).
+    pub fn apply(&mut self, p: &pb::Partial) -> Result<(), PartialError> {
+        let part = p.source_partition;
+        match &p.value {
+            Some(pb::partial::Value::WatermarkUs(w)) => {
+                let e = self.watermarks.entry(part).or_insert(*w);
+                *e = (*e).max(*w);
+            }
+            Some(pb::partial::Value::Cell(c)) => {
+                let (fam, dims) = self.key(p.key.as_ref())?;
+                if c.counters.len() > 14 || c.buckets.len() != BUCKETS {
+                    return Err(PartialError::Shape(c.counters.len(), c.buckets.len()));
+                }
+                let mut cell = Cell::default();
+                cell.counters[..c.counters.len()].copy_from_slice(&c.counters);
+                cell.buckets.copy_from_slice(&c.buckets);
+                cell.sum_us = c.sum_us as i128;
+                let k = (fam, c.day, dims);
+                let total = self.sum.cells.entry(k).or_default();
+                if let Some(old) = self.cells.get(&(part, fam, c.day, dims)) {
+                    total.add(old, -1);
+                }
+                total.add(&cell, 1);
+                self.cells.insert((part, fam, c.day, dims), cell);
+                self.dirty.insert((fam, dims));
+            }
+            Some(pb::partial::Value::Overdue(o)) => {
+                let (fam, dims) = self.key(p.key.as_ref())?;
+                if o.days.len() != o.deltas.len() {
+                    return Err(PartialError::Steps(o.days.len(), o.deltas.len()));
+                }
+                let new: BTreeMap<i32, i64> = o
+                    .days
+                    .iter()
+                    .copied()
+                    .zip(o.deltas.iter().copied())
+                    .collect();
+                let total = self.sum.overdue.entry((fam, dims)).or_default();
+                if let Some(old) = self.steps.get(&(part, fam, dims)) {
+                    add_steps(total, old, -1);
+                }
+                add_steps(total, &new, 1);
+                self.steps.insert((part, fam, dims), new);
+                self.dirty.insert((fam, dims));
+            }
+            None => return Err(PartialError::NoValue),
+        }
+        Ok(())
+    }
+
+    /// The changes to publish since the last call. A new watermark day re-renders every key
+    /// with overdue cases (their snapshots extend to the new day).
+    pub fn take_updates(&mut self) -> Vec<Update> {
+        let Some(wm) = self.watermark() else {
+            return Vec::new();
+        };
+        let wm_day = Day::of_instant(wm, self.offset_s).0;
+        if self.published_wm_day != Some(wm_day) {
+            self.published_wm_day = Some(wm_day);
+            let keys: Vec<_> = self.sum.overdue.keys().copied().collect();
+            self.dirty.extend(keys);
+        }
+        if self.dirty.is_empty() {
+            return Vec::new();
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let records = render(
+            &self.sum,
+            &self.interner,
+            Some(wm),
+            self.offset_s,
+            Some(&dirty),
+        );
+        let mut fresh: FastMap<(Family, Dims), FastMap<Vec<u8>, (u64, pb::AggregateRecord)>> =
+            FastMap::default();
+        for r in records {
+            let key = r.key.clone().unwrap_or_default();
+            let fam = if key.family() == pb::Family::Hotline {
+                Family::Hotline
+            } else {
+                Family::Application
+            };
+            let d3 = if fam == Family::Hotline {
+                &key.category
+            } else {
+                &key.item
+            };
+            let dims = [
+                self.interner.intern(&key.region),
+                self.interner.intern(&key.dept),
+                self.interner.intern(d3),
+                self.interner.intern(&key.channel),
+            ];
+            fresh
+                .entry((fam, dims))
+                .or_default()
+                .insert(key.encode_to_vec(), (fingerprint(&r), r));
+        }
+        let mut out = Vec::new();
+        let mut order: Vec<_> = dirty.into_iter().collect();
+        order.sort_unstable();
+        for fd in order {
+            let now = fresh.remove(&fd).unwrap_or_default();
+            let before = self.published.remove(&fd).unwrap_or_default();
+            let mut keep = FastMap::default();
+            let mut upserts: Vec<_> = now.into_iter().collect();
+            upserts.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, (fp, r)) in upserts {
+                if before.get(&k) != Some(&fp) {
+                    out.push(Update::Upsert(r));
+                }
+                keep.insert(k, fp);
+            }
+            let mut gone: Vec<_> = before
+                .keys()
+                .filter(|k| !keep.contains_key(*k))
+                .cloned()
+                .collect();
+            gone.sort();
+            for k in gone {
+                if let Ok(key) = pb::AggregateKey::decode(k.as_slice()) {
+                    out.push(Update::Delete(key));
+                }
+            }
+            if !keep.is_empty() {
+                self.published.insert(fd, keep);
+            }
+        }
+        out
+    }
+
+    /// All current records, in canonical order.
+    pub fn records(&self) -> Vec<pb::AggregateRecord> {
+        render(
+            &self.sum,
+            &self.interner,
+            self.watermark(),
+            self.offset_s,
+            None,
+        )
+    }
+}
