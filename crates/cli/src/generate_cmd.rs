@@ -58,6 +58,10 @@ pub fn config(a: &Args) -> Result<GenConfig> {
     if a.days == 0 {
         bail!("--days must be at least 1");
     }
+    let last = govstream_calendar::Day(d.0.saturating_add(a.days as i32));
+    if d.year() < 2000 || last.year() > 2098 {
+        bail!("--start and --days must keep case starts between 2000-01-01 and 2098-12-31 (the spec's accepted time range)");
+    }
     Ok(GenConfig {
         seed: a.seed,
         records: a.records,

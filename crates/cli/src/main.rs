@@ -4,11 +4,15 @@
 //! calls `govstream-normalize` and `govstream-engine`, and writes results.
 
 mod calendar_opts;
+mod demo_cmd;
 mod generate_cmd;
 mod input;
+mod inspect_cmd;
 mod normalize_cmd;
 mod replay_cmd;
+mod run_cmd;
 mod sources;
+mod status;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +35,9 @@ enum Command {
     Normalize(normalize_cmd::Args),
     Replay(replay_cmd::Args),
     Generate(generate_cmd::Args),
+    Run(run_cmd::Args),
+    Demo(demo_cmd::Args),
+    Inspect(inspect_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +54,9 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize_cmd::run(a),
         Command::Replay(a) => replay_cmd::run(a),
         Command::Generate(a) => generate_cmd::run(a),
+        Command::Run(a) => run_cmd::run(a),
+        Command::Demo(a) => demo_cmd::run(a),
+        Command::Inspect(a) => inspect_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

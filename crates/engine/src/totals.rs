@@ -225,6 +225,19 @@ impl Totals {
         out
     }
 
+    /// Counter totals over all windows and keys, per family (application, hotline), in the
+    /// order of metrics.md's tables (overdue excluded).
+    pub fn family_totals(&self) -> [[i64; 14]; 2] {
+        let mut out = [[0i64; 14]; 2];
+        for ((fam, _, _), c) in &self.sum.cells {
+            let t = &mut out[*fam as usize];
+            for i in 0..14 {
+                t[i] += c.counters[i];
+            }
+        }
+        out
+    }
+
     /// All current records, in canonical order.
     pub fn records(&self) -> Vec<pb::AggregateRecord> {
         render(

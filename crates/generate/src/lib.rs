@@ -23,10 +23,10 @@
 //! with their GB/T 2260 codes (652801 库尔勒市 … 652829 博湖县), weighted by population; 24
 //! departments per county (plus utilities and the county government office that only the hotline
 //! dispatches to), each with an 18-character unified social credit code and a hotline code such
-//! as `652801-ZJJ`; about 140 service items, instantiated per county into some 1,300
-//! implementation codes (`TASKCODE` = department code + 13-digit catalogue code), each with its
-//! own item type (即办件 `JB` / 承诺件 `CN`), promised days (1–20), statutory days and sometimes
-//! natural-day promises (`PROMISETYPE` 2). The region does not depend on the seed.
+//! as `652801-ZJJ`; 136 service items, instantiated per county into 1,224 implementation codes
+//! (`TASKCODE` = department code + 13-digit catalogue code), each with its own item type
+//! (即办件 `JB` / 承诺件 `CN`), promised days (1–20), statutory days and sometimes natural-day
+//! promises (`PROMISETYPE` 2). The region does not depend on the seed.
 //!
 //! **Demand.** Cases start over `days` days from `start_date`, following a weekly and daily
 //! profile: mostly office hours (09:00–18:00 Beijing time) of working days — the State
@@ -47,9 +47,9 @@
 //! - *hotline work order*: `REGISTER` (category, channel, caller name and phone — 12% from a pool
 //!   of repeat callers — and Chinese free text) → `ANSWER` at first contact (about 30%, mostly
 //!   consultations) or `DISPATCH` to the county department the matter belongs to (`limitDays` by
-//!   category, `signLimitHours` on 30%) → `SIGN` (sometimes late, 3% never) → `RETURN` and re-`DISPATCH`
-//!   (8%, sometimes twice) → `EXTEND` (6%) → `URGE` (mostly for late orders) → `REPLY` → `CLOSE` →
-//!   `CALLBACK` (75%; all five satisfaction values including `UNREACHABLE`) → after a
+//!   category, `signLimitHours` on 30%) → `SIGN` (sometimes late, 3% never) → `RETURN` and
+//!   re-`DISPATCH` (8%, sometimes twice) → `EXTEND` (6%) → `URGE` (mostly for late orders) →
+//!   `REPLY` → `CLOSE` → `CALLBACK` (75%; all five satisfaction values including `UNREACHABLE`) → after a
 //!   dissatisfied callback, half the time `REOPEN` → `REPLY` → `CLOSE` (→ `CALLBACK`). About 9% of
 //!   dispatched orders are handled late; a few are never replied to or never closed.
 //! - *bdc registration* (types 100–500): `01` at a window (twice for 3%, not exported for 2%) →

@@ -1,0 +1,54 @@
+//! `govstream run`: the long-running Kafka pipeline.
+
+use crate::status::Status;
+use anyhow::{Context, Result};
+use govstream_pipeline::{Config, Progress, RunOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Run the pipeline on Kafka: consume the raw topics of every configured source, normalize,
+/// follow every case, publish aggregates; until SIGTERM/SIGINT (graceful: flushes and commits).
+///
+/// Example configurations: deploy/config/*.toml.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Configuration file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Stop once nothing was consumed or published for this many seconds (backfills, tests).
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_exit: Option<f64>,
+    /// Print a progress line every this many seconds (0 = never).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub status_every: f64,
+    /// Only check the configuration and exit.
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let cfg = Config::load(&a.config)?;
+    if a.check {
+        println!("{}: configuration is valid", a.config.display());
+        return Ok(());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let progress = Arc::new(Progress::default());
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let status = Status::spawn(progress.clone(), a.status_every, false);
+        let opts = RunOptions {
+            idle_exit: a.idle_exit.map(Duration::from_secs_f64),
+            skip_topic_creation: false,
+        };
+        let r = govstream_pipeline::run(cfg, opts, progress.clone(), rx).await;
+        status.stop();
+        Status::print_final(&progress);
+        r.map_err(anyhow::Error::from)
+    })
+}

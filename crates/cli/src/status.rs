@@ -1,0 +1,109 @@
+//! The live summary on the terminal: progress, rates, and the current timeliness rates.
+
+use govstream_pipeline::Progress;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Status {
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn pct(n: i64, d: i64) -> String {
+    if d <= 0 {
+        "  -  ".to_owned()
+    } else {
+        format!("{:5.1}%", 100.0 * n as f64 / d as f64)
+    }
+}
+
+fn line(p: &Progress, elapsed: f64, last: &mut (u64, f64)) -> String {
+    let sources = p.snapshot_sources();
+    let consumed: u64 = sources.values().map(|s| s.consumed).sum();
+    let normalized: u64 = sources.values().map(|s| s.normalized).sum();
+    let rejected: u64 = sources
+        .values()
+        .map(|s| s.rejected.values().sum::<u64>())
+        .sum();
+    let dups: u64 = sources.values().map(|s| s.duplicates).sum();
+    let rate = (consumed - last.0) as f64 / (elapsed - last.1).max(1e-3);
+    *last = (consumed, elapsed);
+    let t = *p.family_totals.lock().unwrap_or_else(|e| e.into_inner());
+    let (app, hot) = (t[0], t[1]);
+    // application: completed 2, on_time 3, at_most_one_trip 4, zero_trip 5
+    // hotline: closed 7, closed_on_time 8, callbacks 9, satisfied 10, unreachable 11
+    let wm = p
+        .watermark()
+        .map(|w| govstream_calendar::civil::format_rfc3339(w, 8 * 3600)[..16].to_owned())
+        .unwrap_or_else(|| "-".to_owned());
+    format!(
+        "{elapsed:6.1}s consumed {consumed:>9} ({rate:>8.0}/s) normalized {normalized:>9} rejected {rejected:>6} dup {dups:>6} | cases {:>8} aggregates {:>8} | wm {wm} | one-trip {} online {} on-time {} | hotline on-time {} satisfied {}",
+        p.engine_cases.load(Relaxed),
+        p.aggregates_published.load(Relaxed),
+        pct(app[4], app[2]),
+        pct(app[5], app[2]),
+        pct(app[3], app[2]),
+        pct(hot[8], hot[7]),
+        pct(hot[10], hot[9] - hot[11]),
+    )
+}
+
+impl Status {
+    /// Prints a status line every `every_s` seconds (0 = never).
+    pub fn spawn(p: Arc<Progress>, every_s: f64, _tty: bool) -> Status {
+        if every_s <= 0.0 {
+            return Status { handle: None };
+        }
+        let handle = tokio::spawn(async move {
+            let start = Instant::now();
+            let mut last = (0u64, 0.0f64);
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(every_s));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                println!("{}", line(&p, start.elapsed().as_secs_f64(), &mut last));
+            }
+        });
+        Status {
+            handle: Some(handle),
+        }
+    }
+
+    pub fn stop(self) {
+        if let Some(h) = self.handle {
+            h.abort();
+        }
+    }
+
+    /// The final accounting, per source.
+    pub fn print_final(p: &Progress) {
+        println!(
+            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "source", "consumed", "normalized", "rejected", "duplicates", "conflicts"
+        );
+        for (name, s) in p.snapshot_sources() {
+            println!(
+                "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                name,
+                s.consumed,
+                s.normalized,
+                s.rejected.values().sum::<u64>(),
+                s.duplicates,
+                s.conflicts
+            );
+        }
+        let t = *p.family_totals.lock().unwrap_or_else(|e| e.into_inner());
+        println!(
+            "events applied {}, cases {}, aggregate updates published {}; applications completed {}: at most one trip {}, fully online {}, on time {}; hotline closed {}: on time {}",
+            p.events_applied.load(Relaxed),
+            p.engine_cases.load(Relaxed),
+            p.aggregates_published.load(Relaxed),
+            t[0][2],
+            pct(t[0][4], t[0][2]).trim(),
+            pct(t[0][5], t[0][2]).trim(),
+            pct(t[0][3], t[0][2]).trim(),
+            t[1][7],
+            pct(t[1][8], t[1][7]).trim(),
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The Kafka edges of govstream (see ARCHITECTURE.md): configuration, clients, the three
+//! pipeline stages and their orchestration. The pure core (normalize, calendar, engine) does
+//! the thinking; this crate moves bytes.
+
+pub mod config;
+pub mod kafka;
+pub mod progress;
+pub mod run;
+pub mod setup;
+pub mod stages;
+
+pub use config::Config;
+pub use progress::Progress;
+pub use run::{run, RunError, RunOptions};

@@ -1,0 +1,93 @@
+//! Live counters shared by the stages: what the terminal summary, `--idle-exit` and the
+//! metrics endpoint read. Plain atomics; no locks on the hot path except per-source maps.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Counts of one source.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SourceCounts {
+    pub consumed: u64,
+    pub normalized: u64,
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub duplicates: u64,
+    pub conflicts: u64,
+}
+
+#[derive(Debug)]
+pub struct Progress {
+    started: Instant,
+    last_activity_ms: AtomicU64,
+    pub sources: Mutex<BTreeMap<String, SourceCounts>>,
+    /// Events folded into engines (first copies).
+    pub events_applied: AtomicU64,
+    pub partials_published: AtomicU64,
+    pub aggregates_published: AtomicU64,
+    pub engine_cases: AtomicU64,
+    pub engine_partitions: AtomicU64,
+    pub totals_partitions: AtomicU64,
+    /// Latest watermark seen by the totals stage (UTC microseconds), or i64::MIN.
+    pub watermark_us: AtomicI64,
+    pub rebalances_assign: AtomicU64,
+    pub rebalances_revoke: AtomicU64,
+    pub calendar_fallbacks: AtomicU64,
+    /// Counter totals over all windows per family, from the totals stage (applications,
+    /// hotline; metrics.md order), summed over this instance's totals partitions.
+    pub family_totals: Mutex<[[i64; 14]; 2]>,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            started: Instant::now(),
+            last_activity_ms: AtomicU64::new(0),
+            sources: Mutex::new(BTreeMap::new()),
+            events_applied: AtomicU64::new(0),
+            partials_published: AtomicU64::new(0),
+            aggregates_published: AtomicU64::new(0),
+            engine_cases: AtomicU64::new(0),
+            engine_partitions: AtomicU64::new(0),
+            totals_partitions: AtomicU64::new(0),
+            watermark_us: AtomicI64::new(i64::MIN),
+            rebalances_assign: AtomicU64::new(0),
+            rebalances_revoke: AtomicU64::new(0),
+            calendar_fallbacks: AtomicU64::new(0),
+            family_totals: Mutex::new([[0; 14]; 2]),
+        }
+    }
+}
+
+impl Progress {
+    /// Something was consumed or published.
+    pub fn touch(&self) {
+        self.last_activity_ms
+            .store(self.started.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    /// Milliseconds since the last activity.
+    pub fn idle_ms(&self) -> u64 {
+        (self.started.elapsed().as_millis() as u64)
+            .saturating_sub(self.last_activity_ms.load(Relaxed))
+    }
+
+    pub fn with_source<R>(&self, name: &str, f: impl FnOnce(&mut SourceCounts) -> R) -> R {
+        let mut m = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if !m.contains_key(name) {
+            m.insert(name.to_owned(), SourceCounts::default());
+        }
+        f(m.get_mut(name).expect("inserted above"))
+    }
+
+    pub fn snapshot_sources(&self) -> BTreeMap<String, SourceCounts> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn watermark(&self) -> Option<i64> {
+        Some(self.watermark_us.load(Relaxed)).filter(|w| *w != i64::MIN)
+    }
+}

@@ -1,0 +1,120 @@
+//! `govstream run`: start the three stages, report progress, stop gracefully.
+
+use crate::config::Config;
+use crate::kafka::{create_topics, producer};
+use crate::progress::Progress;
+use crate::setup::{calendar, compile_source, pseudonym_key, SetupError};
+use crate::stages::{engine_stage, normalize_stage, totals_stage};
+use rdkafka::error::KafkaError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("a stage stopped unexpectedly: {0}")]
+    Join(String),
+}
+
+/// How a run ends and reports.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stop once nothing was consumed or published for this long (tests, backfills, the demo).
+    pub idle_exit: Option<Duration>,
+    /// Do not create topics (the mock cluster has no CreateTopics; its topics are made apart).
+    pub skip_topic_creation: bool,
+}
+
+/// Runs until SIGINT/SIGTERM, `shutdown`, or idleness; then flushes, commits and returns.
+pub async fn run(
+    cfg: Config,
+    opts: RunOptions,
+    progress: Arc<Progress>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let key = pseudonym_key(cfg.pseudonym.key_file.as_deref())?;
+    let mut sources = Vec::new();
+    for s in &cfg.sources {
+        sources.push(compile_source(&s.name, s.mapping.as_deref(), key.clone())?);
+    }
+    let cal = calendar(
+        &cfg.calendar.extra,
+        &cfg.calendar.overlays,
+        &cfg.calendar.utc_offset,
+    )?;
+    if cfg.topics.create && !opts.skip_topic_creation {
+        create_topics(&cfg).await?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let p = producer(&cfg)?;
+    let offset_s = cal.offset_s();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(normalize_stage(
+        cfg.clone(),
+        sources,
+        p.clone(),
+        progress.clone(),
+        stop_rx.clone(),
+    ));
+    tasks.spawn(engine_stage(
+        cfg.clone(),
+        cal.clone(),
+        p.clone(),
+        progress.clone(),
+        stop_rx.clone(),
+    ));
+    tasks.spawn(totals_stage(
+        cfg.clone(),
+        offset_s,
+        p,
+        progress.clone(),
+        stop_rx.clone(),
+    ));
+    tracing::info!(brokers = %cfg.kafka.brokers, sources = cfg.sources.len(), "pipeline started");
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| RunError::Join(format!("cannot listen for SIGTERM: {e}")))?;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut first_error = None;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: stopping"); break; }
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = shutdown.changed() => { break; }
+            r = tasks.join_next() => {
+                // A stage returned before shutdown: an error; stop the others.
+                match r {
+                    Some(Ok(Err(e))) => first_error = Some(RunError::Kafka(e)),
+                    Some(Err(e)) => first_error = Some(RunError::Join(e.to_string())),
+                    _ => {}
+                }
+                break;
+            }
+            _ = tick.tick() => {
+                if let Some(idle) = opts.idle_exit {
+                    if progress.idle_ms() >= idle.as_millis() as u64 {
+                        tracing::info!(idle_ms = progress.idle_ms(), "idle: stopping");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(Err(e)) if first_error.is_none() => first_error = Some(RunError::Kafka(e)),
+            Err(e) if first_error.is_none() => first_error = Some(RunError::Join(e.to_string())),
+            _ => {}
+        }
+    }
+    tracing::info!("pipeline stopped");
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,561 @@
+//! The three stages of `govstream run`. Each is a consumer-group member of its own group, so
+//! each scales out by running more instances.
+//!
+//! 1. **normalize**: raw topics → normalized topic (keyed by source and case id, so every event
+//!    of a case lands in one partition) or dead-letter topic. At-least-once: offsets are
+//!    committed after the produced records are acknowledged.
+//! 2. **engine**: one [`Engine`] per normalized partition, rebuilt from the partition's start
+//!    when assigned (offsets are never committed). Publishes *absolute* partial aggregates,
+//!    partitioned by (family, dimensions), to the compacted partials topic.
+//! 3. **totals**: one [`Totals`] per partials partition, rebuilt from the partition's start;
+//!    publishes only changed aggregate records (and tombstones) to the compacted aggregates
+//!    topic and its JSON mirror.
+//!
+//! Re-deliveries and rebuilds only ever republish values already derived from the same input,
+//! and the engine drops repeated record ids, so restarts, crashes and rebalances do not change
+//! the final aggregates (see ARCHITECTURE.md, "Delivery guarantee").
+
+use crate::config::Config;
+use crate::kafka::{consumer_config, partition_count};
+use crate::progress::Progress;
+use govstream_calendar::Calendar;
+use govstream_engine::{canonical_json, Applied, Engine, Totals, Update};
+use govstream_normalize::CompiledSource;
+use govstream_proto::v1 as pb;
+use prost::Message as _;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Records partitions revoked by a rebalance, for the stage loop to drop their state.
+pub struct StageContext {
+    revoked: Mutex<Vec<(String, i32)>>,
+    progress: Arc<Progress>,
+}
+
+impl ClientContext for StageContext {}
+
+impl ConsumerContext for StageContext {
+    fn pre_rebalance(&self, _c: &BaseConsumer<Self>, r: &Rebalance<'_>) {
+        match r {
+            Rebalance::Revoke(tpl) => {
+                self.progress.rebalances_revoke.fetch_add(1, Relaxed);
+                let mut v = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+                for e in tpl.elements() {
+                    v.push((e.topic().to_owned(), e.partition()));
+                }
+            }
+            Rebalance::Assign(_) => {
+                self.progress.rebalances_assign.fetch_add(1, Relaxed);
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+}
+
+impl StageContext {
+    fn take_revoked(&self) -> Vec<(String, i32)> {
+        std::mem::take(&mut *self.revoked.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn consumer(
+    cfg: &Config,
+    stage: &str,
+    topics: &[&str],
+    progress: &Arc<Progress>,
+) -> Result<StreamConsumer<StageContext>, KafkaError> {
+    let c: StreamConsumer<StageContext> =
+        consumer_config(cfg, stage).create_with_context(StageContext {
+            revoked: Mutex::new(Vec::new()),
+            progress: progress.clone(),
+        })?;
+    c.subscribe(topics)?;
+    Ok(c)
+}
+
+/// Produced records not yet acknowledged.
+struct Pending {
+    producer: FutureProducer,
+    futures: Vec<DeliveryFuture>,
+}
+
+impl Pending {
+    fn new(producer: FutureProducer) -> Pending {
+        Pending {
+            producer,
+            futures: Vec::new(),
+        }
+    }
+
+    /// Enqueues a record, waiting for acknowledgements when the local queue is full.
+    async fn send(&mut self, mut rec: FutureRecord<'_, [u8], [u8]>) -> Result<(), KafkaError> {
+        loop {
+            match self.producer.send_result(rec) {
+                Ok(f) => {
+                    self.futures.push(f);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    rec = r;
+                    self.flush().await?;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits until every enqueued record is acknowledged by the broker.
+    async fn flush(&mut self) -> Result<(), KafkaError> {
+        for f in self.futures.drain(..) {
+            match f.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(e),
+                Err(_) => return Err(KafkaError::Canceled),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Receives one message, or None when shutting down or when nothing came within `wait`.
+async fn next<'a>(
+    c: &'a StreamConsumer<StageContext>,
+    shutdown: &mut watch::Receiver<bool>,
+    wait: Duration,
+) -> Option<Result<BorrowedMessage<'a>, KafkaError>> {
+    tokio::select! {
+        m = c.recv() => Some(m),
+        _ = shutdown.changed() => None,
+        _ = tokio::time::sleep(wait) => None,
+    }
+}
+
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow()
+}
+
+// ------------------------------------------------------------------------------------------
+// Stage 1: normalize
+
+pub async fn normalize_stage(
+    cfg: Config,
+    sources: Vec<CompiledSource>,
+    producer: FutureProducer,
+    progress: Arc<Progress>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaError> {
+    let by_topic: HashMap<String, usize> = cfg
+        .sources
+        .iter()
+        .map(|s| {
+            let i = sources.iter().position(|c| c.name() == s.name).unwrap_or(0);
+            (s.topic.clone(), i)
+        })
+        .collect();
+    let topics: Vec<&str> = cfg.sources.iter().map(|s| s.topic.as_str()).collect();
+    let c = consumer(&cfg, "normalize", &topics, &progress)?;
+    let mut out = Pending::new(producer);
+    let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
+    let mut last_flush = Instant::now();
+    let mut batch = 0usize;
+    loop {
+        let msg = next(&c, &mut shutdown, flush_every).await;
+        if let Some(Ok(m)) = &msg {
+            let Some(&i) = by_topic.get(m.topic()) else {
+                continue;
+            };
+            let src = &sources[i];
+            progress.touch();
+            let payload = m.payload().unwrap_or(&[]);
+            let origin = format!("{}:{}:{}", m.topic(), m.partition(), m.offset());
+            progress.with_source(src.name(), |s| s.consumed += 1);
+            match src.normalize(payload) {
+                Ok(ev) => {
+                    let key = format!("{}|{}", ev.source, ev.case_id);
+                    let value = ev.encode_to_vec();
+                    let headers = OwnedHeaders::new()
+                        .insert(Header {
+                            key: "govstream-source",
+                            value: Some(src.name()),
+                        })
+                        .insert(Header {
+                            key: "govstream-origin",
+                            value: Some(&origin),
+                        });
+                    out.send(
+                        FutureRecord::to(&cfg.topics.normalized)
+                            .key(key.as_bytes())
+                            .payload(&value[..])
+                            .headers(headers),
+                    )
+                    .await?;
+                    progress.with_source(src.name(), |s| s.normalized += 1);
+                }
+                Err(rej) => {
+                    let env = pb::Rejection {
+                        reason: rej.reason.to_proto() as i32,
+                        reason_code: rej.reason.code().to_owned(),
+                        detail: rej.detail.clone(),
+                        source: src.name().to_owned(),
+                        topic: m.topic().to_owned(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        original: payload.to_vec(),
+                    };
+                    let value = env.encode_to_vec();
+                    let headers = OwnedHeaders::new()
+                        .insert(Header {
+                            key: "govstream-reason",
+                            value: Some(rej.reason.code()),
+                        })
+                        .insert(Header {
+                            key: "govstream-source",
+                            value: Some(src.name()),
+                        })
+                        .insert(Header {
+                            key: "govstream-origin",
+                            value: Some(&origin),
+                        });
+                    out.send(
+                        FutureRecord::to(&cfg.topics.dead_letter)
+                            .key(origin.as_bytes())
+                            .payload(&value[..])
+                            .headers(headers),
+                    )
+                    .await?;
+                    progress.with_source(src.name(), |s| {
+                        *s.rejected.entry(rej.reason.code()).or_default() += 1
+                    });
+                }
+            }
+            offsets.insert((m.topic().to_owned(), m.partition()), m.offset());
+            batch += 1;
+        } else if let Some(Err(e)) = &msg {
+            tracing::warn!(stage = "normalize", error = %e, "consume error");
+        }
+        let stop = stopping(&shutdown);
+        if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            out.flush().await?;
+            // Revoked partitions are no longer ours to commit.
+            for (t, p) in c.context().take_revoked() {
+                offsets.remove(&(t, p));
+            }
+            if !offsets.is_empty() {
+                let mut tpl = TopicPartitionList::new();
+                for ((t, p), o) in &offsets {
+                    tpl.add_partition_offset(t, *p, Offset::Offset(o + 1))?;
+                }
+                if let Err(e) = c.commit(&tpl, rdkafka::consumer::CommitMode::Sync) {
+                    tracing::warn!(stage = "normalize", error = %e, "commit failed; records will be redelivered");
+                }
+                offsets.clear();
+            }
+            batch = 0;
+            last_flush = Instant::now();
+        }
+        if stop {
+            return Ok(());
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Stage 2: engine per normalized partition
+
+/// Partition of the partials topic for a (family, dimensions) key: a stable hash, so that all
+/// partials of a key meet in one totals instance.
+pub fn partials_partition(key: &pb::PartialKey, partitions: i32) -> i32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for &x in b {
+            h ^= x as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    eat(&key.family.to_le_bytes());
+    for d in &key.dims {
+        eat(d.as_bytes());
+    }
+    (h % partitions.max(1) as u64) as i32
+}
+
+/// The compaction key of a partial: one per (engine partition, family, dims, day | overdue).
+fn partial_key(p: &pb::Partial) -> Vec<u8> {
+    let mut k = format!("{}", p.source_partition);
+    match &p.value {
+        Some(pb::partial::Value::WatermarkUs(_)) => k.push_str("|W"),
+        Some(pb::partial::Value::Cell(c)) => k.push_str(&format!("|C{}", c.day)),
+        Some(pb::partial::Value::Overdue(_)) => k.push_str("|O"),
+        None => {}
+    }
+    if let Some(key) = &p.key {
+        k.push_str(&format!("|{}", key.family));
+        for d in &key.dims {
+            k.push('\u{1f}');
+            k.push_str(d);
+        }
+    }
+    k.into_bytes()
+}
+
+pub async fn engine_stage(
+    cfg: Config,
+    cal: Arc<Calendar>,
+    producer: FutureProducer,
+    progress: Arc<Progress>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaError> {
+    let c = consumer(&cfg, "engine", &[&cfg.topics.normalized], &progress)?;
+    let parts = partition_count(&producer, &cfg.topics.partials)?;
+    let mut out = Pending::new(producer);
+    let mut engines: BTreeMap<i32, Engine> = BTreeMap::new();
+    let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
+    let mut last_flush = Instant::now();
+    let mut batch = 0usize;
+    loop {
+        let msg = next(&c, &mut shutdown, flush_every).await;
+        for (_, p) in c.context().take_revoked() {
+            if engines.remove(&p).is_some() {
+                tracing::info!(partition = p, "engine partition revoked; state dropped");
+            }
+        }
+        if let Some(Ok(m)) = &msg {
+            progress.touch();
+            let p = m.partition();
+            let e = engines.entry(p).or_insert_with(|| {
+                tracing::info!(
+                    partition = p,
+                    offset = m.offset(),
+                    "engine partition assigned; rebuilding from its start"
+                );
+                let mut e = Engine::new(cal.clone());
+                e.track_changes();
+                e
+            });
+            match pb::CaseEvent::decode(m.payload().unwrap_or(&[])) {
+                Ok(ev) => match e.apply(&ev) {
+                    Applied::New => {
+                        progress.events_applied.fetch_add(1, Relaxed);
+                    }
+                    // Also counts copies a restarted normalize stage wrote again (at-least-once);
+                    // exact accounting uses the `govstream-origin` header.
+                    Applied::Duplicate => progress.with_source(&ev.source, |s| s.duplicates += 1),
+                    Applied::Conflict => progress.with_source(&ev.source, |s| s.conflicts += 1),
+                    Applied::Ignored => {}
+                },
+                Err(err) => {
+                    tracing::error!(partition = p, offset = m.offset(), error = %err, "undecodable normalized event skipped")
+                }
+            }
+            batch += 1;
+        } else if let Some(Err(e)) = &msg {
+            tracing::warn!(stage = "engine", error = %e, "consume error");
+        }
+        let stop = stopping(&shutdown);
+        if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            let mut n = 0u64;
+            for (p, e) in engines.iter_mut() {
+                for partial in e.take_partials(*p) {
+                    let key = partial_key(&partial);
+                    let value = partial.encode_to_vec();
+                    let targets: Vec<i32> = match &partial.key {
+                        Some(k) => vec![partials_partition(k, parts)],
+                        // A watermark goes to every totals partition.
+                        None => (0..parts).collect(),
+                    };
+                    for t in targets {
+                        out.send(
+                            FutureRecord::to(&cfg.topics.partials)
+                                .partition(t)
+                                .key(&key[..])
+                                .payload(&value[..]),
+                        )
+                        .await?;
+                        n += 1;
+                    }
+                }
+            }
+            out.flush().await?;
+            if n > 0 {
+                progress.touch();
+                progress.partials_published.fetch_add(n, Relaxed);
+            }
+            progress
+                .engine_cases
+                .store(engines.values().map(|e| e.cases() as u64).sum(), Relaxed);
+            progress
+                .engine_partitions
+                .store(engines.len() as u64, Relaxed);
+            progress
+                .calendar_fallbacks
+                .store(cal.fallback_lookups(), Relaxed);
+            batch = 0;
+            last_flush = Instant::now();
+        }
+        if stop {
+            return Ok(());
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Stage 3: totals per partials partition
+
+pub async fn totals_stage(
+    cfg: Config,
+    offset_s: i32,
+    producer: FutureProducer,
+    progress: Arc<Progress>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaError> {
+    let c = consumer(&cfg, "totals", &[&cfg.topics.partials], &progress)?;
+    let mut out = Pending::new(producer);
+    let mut totals: BTreeMap<i32, Totals> = BTreeMap::new();
+    let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
+    let mut last_flush = Instant::now();
+    let mut batch = 0usize;
+    loop {
+        let msg = next(&c, &mut shutdown, flush_every).await;
+        for (_, p) in c.context().take_revoked() {
+            totals.remove(&p);
+        }
+        if let Some(Ok(m)) = &msg {
+            progress.touch();
+            let t = totals
+                .entry(m.partition())
+                .or_insert_with(|| Totals::new(offset_s));
+            match pb::Partial::decode(m.payload().unwrap_or(&[])) {
+                Ok(p) => {
+                    if let Err(e) = t.apply(&p) {
+                        tracing::error!(offset = m.offset(), error = %e, "bad partial skipped");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(offset = m.offset(), error = %e, "undecodable partial skipped")
+                }
+            }
+            batch += 1;
+        } else if let Some(Err(e)) = &msg {
+            tracing::warn!(stage = "totals", error = %e, "consume error");
+        }
+        let stop = stopping(&shutdown);
+        if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            let mut n = 0u64;
+            for t in totals.values_mut() {
+                if let Some(w) = t.watermark() {
+                    progress.watermark_us.fetch_max(w, Relaxed);
+                }
+                for u in t.take_updates() {
+                    publish(&cfg, &mut out, &u).await?;
+                    n += 1;
+                }
+            }
+            out.flush().await?;
+            if n > 0 {
+                progress.touch();
+                progress.aggregates_published.fetch_add(n, Relaxed);
+            }
+            progress
+                .totals_partitions
+                .store(totals.len() as u64, Relaxed);
+            let mut sums = [[0i64; 14]; 2];
+            for t in totals.values() {
+                let f = t.family_totals();
+                for (a, b) in sums.iter_mut().zip(f.iter()) {
+                    for i in 0..14 {
+                        a[i] += b[i];
+                    }
+                }
+            }
+            *progress
+                .family_totals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = sums;
+            batch = 0;
+            last_flush = Instant::now();
+        }
+        if stop {
+            return Ok(());
+        }
+    }
+}
+
+/// Canonical JSON of an aggregate key, the key of the JSON mirror.
+pub fn key_json(k: &pb::AggregateKey) -> String {
+    let fam = if k.family() == pb::Family::Hotline {
+        "hotline"
+    } else {
+        "application"
+    };
+    let gran = if k.granularity() == pb::Granularity::Month {
+        "MONTH"
+    } else {
+        "DAY"
+    };
+    let d3 = if fam == "hotline" {
+        ("category", &k.category)
+    } else {
+        ("item", &k.item)
+    };
+    serde_json::json!({
+        "family": fam, "granularity": gran, "window": k.window, "region": k.region,
+        "dept": k.dept, d3.0: d3.1, "channel": k.channel,
+    })
+    .to_string()
+}
+
+async fn publish(cfg: &Config, out: &mut Pending, u: &Update) -> Result<(), KafkaError> {
+    let (key, value, json) = match u {
+        Update::Upsert(r) => {
+            let k = r.key.clone().unwrap_or_default();
+            (
+                k.encode_to_vec(),
+                Some(r.encode_to_vec()),
+                (key_json(&k), Some(canonical_json(r))),
+            )
+        }
+        Update::Delete(k) => (k.encode_to_vec(), None, (key_json(k), None)),
+    };
+    let mut rec = FutureRecord::to(&cfg.topics.aggregates).key(&key[..]);
+    if let Some(v) = &value {
+        rec = rec.payload(&v[..]);
+    }
+    out.send(rec).await?;
+    if let Some(topic) = &cfg.topics.aggregates_json {
+        let mut rec = FutureRecord::to(topic).key(json.0.as_bytes());
+        if let Some(v) = &json.1 {
+            rec = rec.payload(v.as_bytes());
+        }
+        out.send(rec).await?;
+    }
+    Ok(())
+}
+
+/// Headers of a message as (key, UTF-8 value) pairs.
+pub fn headers(m: &impl Message) -> Vec<(String, String)> {
+    m.headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_owned(),
+                        x.value
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
