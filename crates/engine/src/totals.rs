@@ -37,6 +37,9 @@ pub enum PartialError {
     NoValue,
 }
 
+/// Records of one (family, dims) by encoded key, with their fingerprints.
+type Published = FastMap<Vec<u8>, (u64, pb::AggregateRecord)>;
+
 /// Sum of all engine partitions' partials, and what was last published.
 pub struct Totals {
     interner: Interner,
@@ -167,8 +170,7 @@ impl Totals {
             self.offset_s,
             Some(&dirty),
         );
-        let mut fresh: FastMap<(Family, Dims), FastMap<Vec<u8>, (u64, pb::AggregateRecord)>> =
-            FastMap::default();
+        let mut fresh: FastMap<(Family, Dims), Published> = FastMap::default();
         for r in records {
             let key = r.key.clone().unwrap_or_default();
             let fam = if key.family() == pb::Family::Hotline {
@@ -230,9 +232,8 @@ impl Totals {
     pub fn family_totals(&self) -> [[i64; 14]; 2] {
         let mut out = [[0i64; 14]; 2];
         for ((fam, _, _), c) in &self.sum.cells {
-            let t = &mut out[*fam as usize];
-            for i in 0..14 {
-                t[i] += c.counters[i];
+            for (t, v) in out[*fam as usize].iter_mut().zip(c.counters) {
+                *t += v;
             }
         }
         out
