@@ -7,15 +7,13 @@ OUT ?= out/demo
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-run: ## Run the main job on the embedded default (bundled sample files, no external services)
-	$(CARGO) run --release -q -p govstream-cli --bin govstream -- normalize \
-	  --source hotline=data/samples/hotline.ndjson \
-	  --source onenet=data/samples/onenet.ndjson \
-	  --source bdc=data/samples/bdc.txt \
-	  --out $(OUT)
-	@echo "outputs in $(OUT)/"
+run: ## Run the main job on the embedded default: in-process Kafka + generator + pipeline + live summary
+	$(CARGO) run --release -q -p govstream-cli --bin govstream -- demo
 
-test: ## Build and run the whole test suite (what CI runs)
+test: ## Install test tools, build, run the whole test suite (what CI runs)
+	scripts/install-tansu.sh
+	scripts/install-pyclient.sh
+	scripts/test-deploy.sh
 	$(CARGO) build -p govstream-cli --bin govstream
 	$(CARGO) test --workspace
 
@@ -27,9 +25,9 @@ fmt: ## Check formatting
 lint: ## Clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: ## Criterion benchmarks (numbers go into README's Performance section)
-	$(CARGO) bench -p govstream-normalize --bench normalize
+bench: ## Benchmarks: criterion + replay of 1 M and 10 M generated records + DuckDB comparison
+	scripts/bench.sh
 
 clean:
 	$(CARGO) clean
-	rm -rf out
+	rm -rf out .tools

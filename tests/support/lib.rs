@@ -3,6 +3,8 @@
 //! `make test` builds the binary before running the tests; a test never builds it itself
 //! (cargo holds the build lock while tests run).
 
+pub mod kafka;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

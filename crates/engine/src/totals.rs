@@ -147,6 +147,36 @@ impl Totals {
         Ok(())
     }
 
+    /// Tells the totals what its aggregates partition already holds (read back on assignment):
+    /// a later `take_updates` then replaces or deletes those records as needed, so a restarted
+    /// stage also removes keys that a previous incarnation published and that no longer exist.
+    pub fn restore_published(&mut self, record: &pb::AggregateRecord) {
+        let Some(key) = record.key.clone() else {
+            return;
+        };
+        let fam = if key.family() == pb::Family::Hotline {
+            Family::Hotline
+        } else {
+            Family::Application
+        };
+        let d3 = if fam == Family::Hotline {
+            &key.category
+        } else {
+            &key.item
+        };
+        let dims = [
+            self.interner.intern(&key.region),
+            self.interner.intern(&key.dept),
+            self.interner.intern(d3),
+            self.interner.intern(&key.channel),
+        ];
+        self.published
+            .entry((fam, dims))
+            .or_default()
+            .insert(key.encode_to_vec(), fingerprint(record));
+        self.dirty.insert((fam, dims));
+    }
+
     /// The changes to publish since the last call. A new watermark day re-renders every key
     /// with overdue cases (their snapshots extend to the new day).
     pub fn take_updates(&mut self) -> Vec<Update> {

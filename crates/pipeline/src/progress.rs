@@ -63,10 +63,15 @@ impl Progress {
     /// Something was consumed or published.
     pub fn touch(&self) {
         self.last_activity_ms
-            .store(self.started.elapsed().as_millis() as u64, Relaxed);
+            .store(self.started.elapsed().as_millis().max(1) as u64, Relaxed);
     }
 
-    /// Milliseconds since the last activity.
+    /// Whether anything was consumed or published yet.
+    pub fn active(&self) -> bool {
+        self.last_activity_ms.load(Relaxed) > 0
+    }
+
+    /// Milliseconds since the last activity (or since the start).
     pub fn idle_ms(&self) -> u64 {
         (self.started.elapsed().as_millis() as u64)
             .saturating_sub(self.last_activity_ms.load(Relaxed))

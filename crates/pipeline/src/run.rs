@@ -23,7 +23,8 @@ pub enum RunError {
 /// How a run ends and reports.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Stop once nothing was consumed or published for this long (tests, backfills, the demo).
+    /// Stop once nothing was consumed or published for this long (tests, backfills, the demo);
+    /// before the first record, after at least 60 s.
     pub idle_exit: Option<Duration>,
     /// Do not create topics (the mock cluster has no CreateTopics; its topics are made apart).
     pub skip_topic_creation: bool,
@@ -96,7 +97,10 @@ pub async fn run(
             }
             _ = tick.tick() => {
                 if let Some(idle) = opts.idle_exit {
-                    if progress.idle_ms() >= idle.as_millis() as u64 {
+                    // Before the first record, allow for group joins and a dead member's session
+                    // timeout (a restart after SIGKILL) before calling the pipeline idle.
+                    let limit = if progress.active() { idle } else { idle.max(Duration::from_secs(60)) };
+                    if progress.idle_ms() >= limit.as_millis() as u64 {
                         tracing::info!(idle_ms = progress.idle_ms(), "idle: stopping");
                         break;
                     }

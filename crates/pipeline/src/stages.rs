@@ -420,6 +420,18 @@ pub async fn totals_stage(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
     let c = consumer(&cfg, "totals", &[&cfg.topics.partials], &progress)?;
+    // Totals partition q publishes to partition q of the aggregates topics, so that a restarted
+    // stage can read back exactly what it owns.
+    let parts = partition_count(&producer, &cfg.topics.partials)?;
+    for t in std::iter::once(&cfg.topics.aggregates).chain(cfg.topics.aggregates_json.iter()) {
+        let n = partition_count(&producer, t)?;
+        if n < parts {
+            tracing::error!(topic = %t, partitions = n, needed = parts, "the aggregates topic needs at least as many partitions as the partials topic");
+            return Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::InvalidPartitions,
+            ));
+        }
+    }
     let mut out = Pending::new(producer);
     let mut totals: BTreeMap<i32, Totals> = BTreeMap::new();
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
@@ -432,9 +444,20 @@ pub async fn totals_stage(
         }
         if let Some(Ok(m)) = &msg {
             progress.touch();
-            let t = totals
-                .entry(m.partition())
-                .or_insert_with(|| Totals::new(offset_s));
+            let q = m.partition();
+            if !totals.contains_key(&q) {
+                let mut t = Totals::new(offset_s);
+                let n = read_back(&cfg, q, &mut t)?;
+                tracing::info!(
+                    partition = q,
+                    restored = n,
+                    "totals partition assigned; rebuilding from the partials topic"
+                );
+                totals.insert(q, t);
+            }
+            let Some(t) = totals.get_mut(&q) else {
+                continue;
+            };
             match pb::Partial::decode(m.payload().unwrap_or(&[])) {
                 Ok(p) => {
                     if let Err(e) = t.apply(&p) {
@@ -452,12 +475,12 @@ pub async fn totals_stage(
         let stop = stopping(&shutdown);
         if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
             let mut n = 0u64;
-            for t in totals.values_mut() {
+            for (q, t) in totals.iter_mut() {
                 if let Some(w) = t.watermark() {
                     progress.watermark_us.fetch_max(w, Relaxed);
                 }
                 for u in t.take_updates() {
-                    publish(&cfg, &mut out, &u).await?;
+                    publish(&cfg, &mut out, *q, &u).await?;
                     n += 1;
                 }
             }
@@ -515,7 +538,45 @@ pub fn key_json(k: &pb::AggregateKey) -> String {
     .to_string()
 }
 
-async fn publish(cfg: &Config, out: &mut Pending, u: &Update) -> Result<(), KafkaError> {
+/// Reads partition `q` of the aggregates topic from its start into `t` (what is already
+/// published). The end is detected by silence, as some brokers report unreliable watermarks.
+fn read_back(cfg: &Config, q: i32, t: &mut Totals) -> Result<u64, KafkaError> {
+    use rdkafka::consumer::BaseConsumer;
+    let c: BaseConsumer = crate::kafka::client_config(cfg)
+        .set(
+            "group.id",
+            format!("{}-totals-readback", cfg.kafka.group_prefix),
+        )
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&cfg.topics.aggregates, q, Offset::Beginning)?;
+    c.assign(&tpl)?;
+    let mut latest: BTreeMap<Vec<u8>, Option<pb::AggregateRecord>> = BTreeMap::new();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(1500) {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                quiet_since = Instant::now();
+                let key = m.key().unwrap_or_default().to_vec();
+                let rec = m
+                    .payload()
+                    .and_then(|p| pb::AggregateRecord::decode(p).ok());
+                latest.insert(key, rec);
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "reading back the aggregates topic"),
+            None => {}
+        }
+    }
+    let mut n = 0;
+    for r in latest.into_values().flatten() {
+        t.restore_published(&r);
+        n += 1;
+    }
+    Ok(n)
+}
+
+async fn publish(cfg: &Config, out: &mut Pending, q: i32, u: &Update) -> Result<(), KafkaError> {
     let (key, value, json) = match u {
         Update::Upsert(r) => {
             let k = r.key.clone().unwrap_or_default();
@@ -527,13 +588,15 @@ async fn publish(cfg: &Config, out: &mut Pending, u: &Update) -> Result<(), Kafk
         }
         Update::Delete(k) => (k.encode_to_vec(), None, (key_json(k), None)),
     };
-    let mut rec = FutureRecord::to(&cfg.topics.aggregates).key(&key[..]);
+    let mut rec = FutureRecord::to(&cfg.topics.aggregates)
+        .partition(q)
+        .key(&key[..]);
     if let Some(v) = &value {
         rec = rec.payload(&v[..]);
     }
     out.send(rec).await?;
     if let Some(topic) = &cfg.topics.aggregates_json {
-        let mut rec = FutureRecord::to(topic).key(json.0.as_bytes());
+        let mut rec = FutureRecord::to(topic).partition(q).key(json.0.as_bytes());
         if let Some(v) = &json.1 {
             rec = rec.payload(v.as_bytes());
         }
