@@ -445,7 +445,7 @@ pub async fn totals_stage(
         if let Some(Ok(m)) = &msg {
             progress.touch();
             let q = m.partition();
-            if !totals.contains_key(&q) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = totals.entry(q) {
                 let mut t = Totals::new(offset_s);
                 let n = read_back(&cfg, q, &mut t)?;
                 tracing::info!(
@@ -453,7 +453,7 @@ pub async fn totals_stage(
                     restored = n,
                     "totals partition assigned; rebuilding from the partials topic"
                 );
-                totals.insert(q, t);
+                slot.insert(t);
             }
             let Some(t) = totals.get_mut(&q) else {
                 continue;
