@@ -16,7 +16,7 @@ mod snapshot;
 mod store;
 mod totals;
 
-pub use contrib::{Family, BUCKET_BOUNDS};
+pub use contrib::{app as app_counter, hot as hotline_counter, Family, BUCKETS, BUCKET_BOUNDS};
 pub use render::canonical_json;
 pub use snapshot::SnapshotError;
 pub use totals::{PartialError, Totals, Update};
@@ -140,6 +140,36 @@ impl Engine {
 
     pub fn stats(&self) -> &EngineStats {
         &self.stats
+    }
+
+    /// Approximate heap bytes of the case state (walks every case: call it now and then).
+    pub fn approx_state_bytes(&self) -> u64 {
+        use std::mem::size_of;
+        let mut n = 0usize;
+        for m in self.cases.values() {
+            n += m.capacity() * (size_of::<(Box<str>, Case)>() + 1);
+            for (k, c) in m {
+                n += k.len() + c.seen.capacity() * size_of::<(u64, u32)>();
+                n += match &c.facts {
+                    Facts::Application(a) => {
+                        a.steps.capacity() * 16
+                            + a.reviews.capacity() * 16
+                            + a.submit.as_ref().map_or(0, |p| p.rid.len())
+                            + a.accept.as_ref().map_or(0, |p| p.rid.len())
+                            + a.complete.as_ref().map_or(0, |p| p.rid.len())
+                            + a.other.as_ref().map_or(0, |p| p.rid.len())
+                    }
+                    Facts::WorkOrder(o) => {
+                        o.signs.capacity() * 8
+                            + o.events.capacity() * 16
+                            + o.register.as_ref().map_or(0, |p| p.rid.len())
+                            + o.first_dispatch.as_ref().map_or(0, |p| p.rid.len())
+                            + o.last_dispatch.as_ref().map_or(0, |p| p.rid.len())
+                    }
+                };
+            }
+        }
+        n as u64
     }
 
     /// Number of cases held.

@@ -269,6 +269,52 @@ impl Totals {
         out
     }
 
+    /// Visits every DAY cell of the sum: family, local day, dimension values (region, dept,
+    /// item or category, channel), counters (metrics.md order), non-cumulative buckets and the
+    /// duration sum in microseconds. For exporting metrics.
+    pub fn for_each_cell(
+        &self,
+        mut f: impl FnMut(Family, i32, [&str; 4], &[i64; 14], &[i64; BUCKETS], i128),
+    ) {
+        for ((fam, day, dims), c) in &self.sum.cells {
+            let d = [
+                self.interner.get(dims[0]),
+                self.interner.get(dims[1]),
+                self.interner.get(dims[2]),
+                self.interner.get(dims[3]),
+            ];
+            f(*fam, *day, d, &c.counters, &c.buckets, c.sum_us);
+        }
+    }
+
+    /// Overdue open cases at the end of the watermark's day, per family and dimension values.
+    pub fn overdue_now(&self) -> Vec<(Family, [&str; 4], i64)> {
+        let Some(wm) = self.watermark() else {
+            return Vec::new();
+        };
+        let wm_day = Day::of_instant(wm, self.offset_s).0;
+        let mut out = Vec::new();
+        for ((fam, dims), steps) in &self.sum.overdue {
+            let v: i64 = steps.range(..=wm_day).map(|(_, d)| d).sum();
+            if v != 0 {
+                let d = [
+                    self.interner.get(dims[0]),
+                    self.interner.get(dims[1]),
+                    self.interner.get(dims[2]),
+                    self.interner.get(dims[3]),
+                ];
+                out.push((*fam, d, v));
+            }
+        }
+        out
+    }
+
+    /// The local day of the watermark.
+    pub fn watermark_day(&self) -> Option<i32> {
+        self.watermark()
+            .map(|w| Day::of_instant(w, self.offset_s).0)
+    }
+
     /// All current records, in canonical order.
     pub fn records(&self) -> Vec<pb::AggregateRecord> {
         render(

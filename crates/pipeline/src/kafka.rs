@@ -38,7 +38,8 @@ pub fn consumer_config(cfg: &Config, stage: &str) -> ClientConfig {
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000");
+        .set("heartbeat.interval.ms", "1000")
+        .set("statistics.interval.ms", "5000");
     c
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod kafka;
+pub mod metrics;
 pub mod progress;
 pub mod run;
 pub mod setup;

@@ -14,6 +14,8 @@ pub struct SourceCounts {
     pub rejected: BTreeMap<&'static str, u64>,
     pub duplicates: u64,
     pub conflicts: u64,
+    /// Latest event instant of the source's accepted records (UTC microseconds).
+    pub watermark_us: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -36,6 +38,14 @@ pub struct Progress {
     /// Counter totals over all windows per family, from the totals stage (applications,
     /// hotline; metrics.md order), summed over this instance's totals partitions.
     pub family_totals: Mutex<[[i64; 14]; 2]>,
+    /// Consumer lag of every partition this instance owns, from librdkafka statistics.
+    pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Approximate bytes of engine state.
+    pub engine_bytes: AtomicU64,
+    pub commits_ok: AtomicU64,
+    pub commits_failed: AtomicU64,
+    /// Stages that have joined their group and restored their state (bit per stage).
+    pub stages_ready: AtomicU64,
 }
 
 impl Default for Progress {
@@ -55,6 +65,11 @@ impl Default for Progress {
             rebalances_revoke: AtomicU64::new(0),
             calendar_fallbacks: AtomicU64::new(0),
             family_totals: Mutex::new([[0; 14]; 2]),
+            lag: Mutex::new(BTreeMap::new()),
+            engine_bytes: AtomicU64::new(0),
+            commits_ok: AtomicU64::new(0),
+            commits_failed: AtomicU64::new(0),
+            stages_ready: AtomicU64::new(0),
         }
     }
 }
@@ -90,6 +105,16 @@ impl Progress {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Marks a stage (0 normalize, 1 engine, 2 totals) as ready.
+    pub fn stage_ready(&self, stage: u32) {
+        self.stages_ready.fetch_or(1 << stage, Relaxed);
+    }
+
+    /// Ready once every stage has joined its group and caught up once.
+    pub fn ready(&self) -> bool {
+        self.stages_ready.load(Relaxed) == 0b111
     }
 
     pub fn watermark(&self) -> Option<i64> {

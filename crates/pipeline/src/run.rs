@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::kafka::{create_topics, producer};
+use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
 use crate::setup::{calendar, compile_source, pseudonym_key, SetupError};
 use crate::stages::{engine_stage, normalize_stage, totals_stage};
@@ -68,13 +69,27 @@ pub async fn run(
         progress.clone(),
         stop_rx.clone(),
     ));
+    let timeliness = Arc::new(Timeliness::default());
     tasks.spawn(totals_stage(
         cfg.clone(),
         offset_s,
         p,
         progress.clone(),
+        timeliness.clone(),
         stop_rx.clone(),
     ));
+    crate::metrics::handle();
+    let server = if cfg.metrics.listen.is_empty() {
+        None
+    } else {
+        let labels = LabelSet::new(&cfg.metrics.labels, cfg.metrics.max_series);
+        let (listen, p2) = (cfg.metrics.listen.clone(), progress.clone());
+        Some(tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(listen.clone(), p2, timeliness, labels).await {
+                tracing::error!(address = %listen, error = %e, "metrics endpoint failed");
+            }
+        }))
+    };
     tracing::info!(brokers = %cfg.kafka.brokers, sources = cfg.sources.len(), "pipeline started");
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -115,6 +130,9 @@ pub async fn run(
             Err(e) if first_error.is_none() => first_error = Some(RunError::Join(e.to_string())),
             _ => {}
         }
+    }
+    if let Some(s) = server {
+        s.abort();
     }
     tracing::info!("pipeline stopped");
     match first_error {

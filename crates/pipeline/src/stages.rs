@@ -17,6 +17,7 @@
 
 use crate::config::Config;
 use crate::kafka::{consumer_config, partition_count};
+use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
 use govstream_calendar::Calendar;
 use govstream_engine::{canonical_json, Applied, Engine, Totals, Update};
@@ -38,9 +39,22 @@ use tokio::sync::watch;
 pub struct StageContext {
     revoked: Mutex<Vec<(String, i32)>>,
     progress: Arc<Progress>,
+    assigned: std::sync::atomic::AtomicBool,
 }
 
-impl ClientContext for StageContext {}
+impl ClientContext for StageContext {
+    /// librdkafka statistics (every `statistics.interval.ms`): consumer lag per partition.
+    fn stats(&self, stats: rdkafka::Statistics) {
+        let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, t) in &stats.topics {
+            for (id, p) in &t.partitions {
+                if *id >= 0 && p.consumer_lag >= 0 && p.fetch_state != "none" {
+                    lag.insert((topic.clone(), *id), p.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for StageContext {
     fn pre_rebalance(&self, _c: &BaseConsumer<Self>, r: &Rebalance<'_>) {
@@ -48,12 +62,16 @@ impl ConsumerContext for StageContext {
             Rebalance::Revoke(tpl) => {
                 self.progress.rebalances_revoke.fetch_add(1, Relaxed);
                 let mut v = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+                let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
                 for e in tpl.elements() {
                     v.push((e.topic().to_owned(), e.partition()));
+                    // Series of partitions no longer owned disappear.
+                    lag.remove(&(e.topic().to_owned(), e.partition()));
                 }
             }
             Rebalance::Assign(_) => {
                 self.progress.rebalances_assign.fetch_add(1, Relaxed);
+                self.assigned.store(true, Relaxed);
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
@@ -76,6 +94,7 @@ fn consumer(
         consumer_config(cfg, stage).create_with_context(StageContext {
             revoked: Mutex::new(Vec::new()),
             progress: progress.clone(),
+            assigned: std::sync::atomic::AtomicBool::new(false),
         })?;
     c.subscribe(topics)?;
     Ok(c)
@@ -142,6 +161,26 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow()
 }
 
+/// After a flush: records the batch's processing time and marks the stage ready once it has
+/// partitions and keeps up (a batch smaller than the maximum: its state is restored).
+fn flushed(
+    c: &StreamConsumer<StageContext>,
+    progress: &Progress,
+    stage: u32,
+    batch: usize,
+    max_batch: usize,
+    started: &mut Option<Instant>,
+) {
+    const NAMES: [&str; 3] = ["normalize", "engine", "totals"];
+    if let Some(t) = started.take() {
+        metrics::histogram!("govstream_processing_latency_seconds", "stage" => NAMES[stage as usize])
+            .record(t.elapsed().as_secs_f64());
+    }
+    if c.context().assigned.load(Relaxed) && batch < max_batch {
+        progress.stage_ready(stage);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // Stage 1: normalize
 
@@ -167,6 +206,7 @@ pub async fn normalize_stage(
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
     let mut last_flush = Instant::now();
     let mut batch = 0usize;
+    let mut batch_started: Option<Instant> = None;
     loop {
         let msg = next(&c, &mut shutdown, flush_every).await;
         if let Some(Ok(m)) = &msg {
@@ -175,11 +215,16 @@ pub async fn normalize_stage(
             };
             let src = &sources[i];
             progress.touch();
+            batch_started.get_or_insert_with(Instant::now);
             let payload = m.payload().unwrap_or(&[]);
             let origin = format!("{}:{}:{}", m.topic(), m.partition(), m.offset());
             progress.with_source(src.name(), |s| s.consumed += 1);
             match src.normalize(payload) {
                 Ok(ev) => {
+                    let t = ev.event_time_us;
+                    progress.with_source(src.name(), |s| {
+                        s.watermark_us = Some(s.watermark_us.map_or(t, |w| w.max(t)))
+                    });
                     let key = format!("{}|{}", ev.source, ev.case_id);
                     let value = ev.encode_to_vec();
                     let headers = OwnedHeaders::new()
@@ -254,11 +299,25 @@ pub async fn normalize_stage(
                 for ((t, p), o) in &offsets {
                     tpl.add_partition_offset(t, *p, Offset::Offset(o + 1))?;
                 }
-                if let Err(e) = c.commit(&tpl, rdkafka::consumer::CommitMode::Sync) {
-                    tracing::warn!(stage = "normalize", error = %e, "commit failed; records will be redelivered");
+                match c.commit(&tpl, rdkafka::consumer::CommitMode::Sync) {
+                    Ok(()) => {
+                        progress.commits_ok.fetch_add(1, Relaxed);
+                    }
+                    Err(e) => {
+                        progress.commits_failed.fetch_add(1, Relaxed);
+                        tracing::warn!(stage = "normalize", error = %e, "commit failed; records will be redelivered");
+                    }
                 }
                 offsets.clear();
             }
+            flushed(
+                &c,
+                &progress,
+                0,
+                batch,
+                cfg.pipeline.max_batch,
+                &mut batch_started,
+            );
             batch = 0;
             last_flush = Instant::now();
         }
@@ -320,9 +379,11 @@ pub async fn engine_stage(
     let parts = partition_count(&producer, &cfg.topics.partials)?;
     let mut out = Pending::new(producer);
     let mut engines: BTreeMap<i32, Engine> = BTreeMap::new();
+    let mut last_size = Instant::now() - Duration::from_secs(60);
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
     let mut last_flush = Instant::now();
     let mut batch = 0usize;
+    let mut batch_started: Option<Instant> = None;
     loop {
         let msg = next(&c, &mut shutdown, flush_every).await;
         for (_, p) in c.context().take_revoked() {
@@ -332,6 +393,7 @@ pub async fn engine_stage(
         }
         if let Some(Ok(m)) = &msg {
             progress.touch();
+            batch_started.get_or_insert_with(Instant::now);
             let p = m.partition();
             let e = engines.entry(p).or_insert_with(|| {
                 tracing::info!(
@@ -394,12 +456,27 @@ pub async fn engine_stage(
             progress
                 .engine_cases
                 .store(engines.values().map(|e| e.cases() as u64).sum(), Relaxed);
+            if last_size.elapsed() >= Duration::from_secs(10) || stop {
+                last_size = Instant::now();
+                progress.engine_bytes.store(
+                    engines.values().map(Engine::approx_state_bytes).sum(),
+                    Relaxed,
+                );
+            }
             progress
                 .engine_partitions
                 .store(engines.len() as u64, Relaxed);
             progress
                 .calendar_fallbacks
                 .store(cal.fallback_lookups(), Relaxed);
+            flushed(
+                &c,
+                &progress,
+                1,
+                batch,
+                cfg.pipeline.max_batch,
+                &mut batch_started,
+            );
             batch = 0;
             last_flush = Instant::now();
         }
@@ -417,8 +494,12 @@ pub async fn totals_stage(
     offset_s: i32,
     producer: FutureProducer,
     progress: Arc<Progress>,
+    timeliness: Arc<Timeliness>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
+    let labels = LabelSet::new(&cfg.metrics.labels, cfg.metrics.max_series);
+    let mut last_snapshot = Instant::now() - Duration::from_secs(60);
+    let mut changed = false;
     let c = consumer(&cfg, "totals", &[&cfg.topics.partials], &progress)?;
     // Totals partition q publishes to partition q of the aggregates topics, so that a restarted
     // stage can read back exactly what it owns.
@@ -437,13 +518,17 @@ pub async fn totals_stage(
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
     let mut last_flush = Instant::now();
     let mut batch = 0usize;
+    let mut batch_started: Option<Instant> = None;
     loop {
         let msg = next(&c, &mut shutdown, flush_every).await;
         for (_, p) in c.context().take_revoked() {
-            totals.remove(&p);
+            if totals.remove(&p).is_some() {
+                changed = true;
+            }
         }
         if let Some(Ok(m)) = &msg {
             progress.touch();
+            batch_started.get_or_insert_with(Instant::now);
             let q = m.partition();
             if let std::collections::btree_map::Entry::Vacant(slot) = totals.entry(q) {
                 let mut t = Totals::new(offset_s);
@@ -492,19 +577,33 @@ pub async fn totals_stage(
             progress
                 .totals_partitions
                 .store(totals.len() as u64, Relaxed);
-            let mut sums = [[0i64; 14]; 2];
-            for t in totals.values() {
-                let f = t.family_totals();
-                for (a, b) in sums.iter_mut().zip(f.iter()) {
-                    for i in 0..14 {
-                        a[i] += b[i];
+            changed |= n > 0 || batch > 0;
+            // Figures for the terminal and /metrics: a walk over all cells, so not every flush.
+            if changed && (last_snapshot.elapsed() >= Duration::from_secs(2) || stop) {
+                timeliness.update(totals.values(), &labels);
+                let mut sums = [[0i64; 14]; 2];
+                for t in totals.values() {
+                    for (a, b) in sums.iter_mut().zip(t.family_totals().iter()) {
+                        for (x, y) in a.iter_mut().zip(b) {
+                            *x += y;
+                        }
                     }
                 }
+                *progress
+                    .family_totals
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = sums;
+                last_snapshot = Instant::now();
+                changed = false;
             }
-            *progress
-                .family_totals
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = sums;
+            flushed(
+                &c,
+                &progress,
+                2,
+                batch,
+                cfg.pipeline.max_batch,
+                &mut batch_started,
+            );
             batch = 0;
             last_flush = Instant::now();
         }

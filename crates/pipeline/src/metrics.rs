@@ -1,0 +1,425 @@
+//! The operations surface: `/metrics` (Prometheus text format), `/healthz`, `/readyz`.
+//!
+//! Pipeline-health metrics go through the `metrics` facade and `metrics-exporter-prometheus`.
+//! Timeliness metrics and consumer lag are label sets that come and go (a rebalance moves a
+//! totals partition, or a partition to another instance), so they are rendered from a snapshot
+//! at every scrape: series of partitions this instance no longer owns disappear at once.
+//! Every name and label is documented in docs/metrics.md, which a test checks against a live
+//! scrape.
+
+use crate::progress::Progress;
+use govstream_engine::{
+    app_counter as app, hotline_counter as hot, Family, Totals, BUCKETS, BUCKET_BOUNDS,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const APP_COUNTERS: [(&str, u8); 9] = [
+    ("submitted", app::SUBMITTED),
+    ("accepted", app::ACCEPTED),
+    ("completed", app::COMPLETED),
+    ("on_time", app::ON_TIME),
+    ("at_most_one_trip", app::AT_MOST_ONE_TRIP),
+    ("zero_trip", app::ZERO_TRIP),
+    ("withdrawn", app::WITHDRAWN),
+    ("reviews", app::REVIEWS),
+    ("bad_reviews", app::BAD_REVIEWS),
+];
+const HOT_COUNTERS: [(&str, u8); 13] = [
+    ("received", hot::RECEIVED),
+    ("answered_directly", hot::ANSWERED_DIRECTLY),
+    ("dispatched", hot::DISPATCHED),
+    ("signed", hot::SIGNED),
+    ("signed_on_time", hot::SIGNED_ON_TIME),
+    ("returned", hot::RETURNED),
+    ("urged", hot::URGED),
+    ("closed", hot::CLOSED),
+    ("closed_on_time", hot::CLOSED_ON_TIME),
+    ("callbacks", hot::CALLBACKS),
+    ("satisfied", hot::SATISFIED),
+    ("unreachable", hot::UNREACHABLE),
+    ("reopened", hot::REOPENED),
+];
+
+/// Which labels timeliness metrics carry (a bounded, configured subset of the dimensions).
+#[derive(Clone, Debug)]
+pub struct LabelSet {
+    /// For each family: (label name, dimension index) in the canonical order.
+    pub app: Vec<(&'static str, usize)>,
+    pub hot: Vec<(&'static str, usize)>,
+    pub max_series: usize,
+}
+
+impl LabelSet {
+    pub fn new(labels: &[String], max_series: usize) -> LabelSet {
+        let has = |l: &str| labels.iter().any(|x| x == l);
+        let pick = |dims: [&'static str; 4]| {
+            dims.iter()
+                .enumerate()
+                .filter(|(_, n)| has(n))
+                .map(|(i, n)| (*n, i))
+                .collect()
+        };
+        LabelSet {
+            app: pick(["region", "dept", "item", "channel"]),
+            hot: pick(["region", "dept", "category", "channel"]),
+            max_series,
+        }
+    }
+}
+
+type Labels = Vec<String>;
+
+/// Timeliness figures of one instance's totals partitions, projected on the configured labels.
+#[derive(Clone, Debug, Default)]
+pub struct TimelinessSnapshot {
+    pub counters: [BTreeMap<Labels, [i64; 14]>; 2],
+    pub histograms: [BTreeMap<Labels, ([i64; BUCKETS], i128)>; 2],
+    pub overdue: [BTreeMap<Labels, i64>; 2],
+    /// (region, "day" | "month") → counters of the current day / month.
+    pub current: [BTreeMap<(String, &'static str), [i64; 14]>; 2],
+}
+
+/// Shared between the totals stage (writer) and the HTTP endpoint (reader).
+#[derive(Default)]
+pub struct Timeliness {
+    pub snapshot: Mutex<TimelinessSnapshot>,
+    dropped: Mutex<HashSet<(usize, Labels)>>,
+}
+
+impl Timeliness {
+    /// Rebuilds the snapshot from the totals this instance owns.
+    pub fn update<'a>(&self, totals: impl Iterator<Item = &'a Totals>, labels: &LabelSet) {
+        let mut s = TimelinessSnapshot::default();
+        let mut series = BTreeSet::new();
+        let mut dropped = Vec::new();
+        let project = |fam: Family, d: [&str; 4]| -> Labels {
+            let set = if fam == Family::Hotline {
+                &labels.hot
+            } else {
+                &labels.app
+            };
+            set.iter().map(|(_, i)| d[*i].to_owned()).collect()
+        };
+        for t in totals {
+            let wm_day = t.watermark_day();
+            let month = |day: i32| {
+                let (y, m, _) = govstream_calendar::Day(day).ymd();
+                (y, m)
+            };
+            t.for_each_cell(|fam, day, d, counters, buckets, sum_us| {
+                let f = fam as usize;
+                let l = project(fam, d);
+                if !series.contains(&(f, l.clone())) {
+                    if series.len() >= labels.max_series {
+                        dropped.push((f, l));
+                        return;
+                    }
+                    series.insert((f, l.clone()));
+                }
+                let c = s.counters[f].entry(l.clone()).or_insert([0; 14]);
+                add_to(c, counters);
+                let h = s.histograms[f].entry(l).or_insert(([0; BUCKETS], 0));
+                add_to(&mut h.0, buckets);
+                h.1 += sum_us;
+                if let Some(w) = wm_day {
+                    let mut add = |window: &'static str| {
+                        let e = s.current[f]
+                            .entry((d[0].to_owned(), window))
+                            .or_insert([0; 14]);
+                        add_to(e, counters);
+                    };
+                    if day == w {
+                        add("day");
+                    }
+                    if month(day) == month(w) {
+                        add("month");
+                    }
+                }
+            });
+            for (fam, d, v) in t.overdue_now() {
+                let f = fam as usize;
+                let l = project(fam, d);
+                if !series.contains(&(f, l.clone())) && series.len() >= labels.max_series {
+                    dropped.push((f, l));
+                    continue;
+                }
+                series.insert((f, l.clone()));
+                *s.overdue[f].entry(l).or_insert(0) += v;
+            }
+        }
+        let mut all = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        all.extend(dropped);
+        metrics::counter!("govstream_metric_series_dropped_total").absolute(all.len() as u64);
+        *self.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = s;
+    }
+}
+
+fn add_to(to: &mut [i64], from: &[i64]) {
+    for (a, b) in to.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+/// A rate gauge: name, family index and how to compute it from a family's counters.
+type RatioDef = (&'static str, usize, fn(&[i64; 14]) -> Option<f64>);
+
+fn label_str(names: &[(&str, usize)], values: &[String], extra: Option<(&str, &str)>) -> String {
+    let mut out = String::from("{");
+    let mut first = true;
+    for ((n, _), v) in names.iter().zip(values) {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        let _ = write!(out, "{n}=\"{}\"", escape(v));
+    }
+    if let Some((n, v)) = extra {
+        if !first {
+            out.push(',');
+        }
+        let _ = write!(out, "{n}=\"{}\"", escape(v));
+    }
+    out.push('}');
+    out
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn ratio(n: i64, d: i64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// The timeliness part of `/metrics`, rendered from the snapshot.
+pub fn render_timeliness(s: &TimelinessSnapshot, labels: &LabelSet, out: &mut String) {
+    for (f, fam, names, list) in [
+        (0usize, "application", &labels.app, &APP_COUNTERS[..]),
+        (1, "hotline", &labels.hot, &HOT_COUNTERS[..]),
+    ] {
+        for (name, idx) in list {
+            let _ = writeln!(out, "# TYPE govstream_{fam}_{name}_total counter");
+            for (l, c) in &s.counters[f] {
+                let _ = writeln!(
+                    out,
+                    "govstream_{fam}_{name}_total{} {}",
+                    label_str(names, l, None),
+                    c[*idx as usize].max(0)
+                );
+            }
+        }
+        let _ = writeln!(out, "# TYPE govstream_{fam}_duration_seconds histogram");
+        for (l, (b, sum_us)) in &s.histograms[f] {
+            let mut acc = 0i64;
+            for (i, n) in b.iter().enumerate() {
+                acc += n;
+                let le = match BUCKET_BOUNDS.get(i) {
+                    Some(days) => format!("{}", days * 86_400.0),
+                    None => "+Inf".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "govstream_{fam}_duration_seconds_bucket{} {}",
+                    label_str(names, l, Some(("le", &le))),
+                    acc.max(0)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "govstream_{fam}_duration_seconds_sum{} {}",
+                label_str(names, l, None),
+                *sum_us as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "govstream_{fam}_duration_seconds_count{} {}",
+                label_str(names, l, None),
+                acc.max(0)
+            );
+        }
+        let _ = writeln!(out, "# TYPE govstream_{fam}_overdue_open gauge");
+        for (l, v) in &s.overdue[f] {
+            let _ = writeln!(
+                out,
+                "govstream_{fam}_overdue_open{} {}",
+                label_str(names, l, None),
+                v.max(&0)
+            );
+        }
+    }
+    let region = [("region", 0usize)];
+    let ratios: [RatioDef; 6] = [
+        ("govstream_application_at_most_one_trip_ratio", 0, |c| {
+            ratio(
+                c[app::AT_MOST_ONE_TRIP as usize],
+                c[app::COMPLETED as usize],
+            )
+        }),
+        ("govstream_application_zero_trip_ratio", 0, |c| {
+            ratio(c[app::ZERO_TRIP as usize], c[app::COMPLETED as usize])
+        }),
+        ("govstream_application_on_time_ratio", 0, |c| {
+            ratio(c[app::ON_TIME as usize], c[app::COMPLETED as usize])
+        }),
+        ("govstream_hotline_closed_on_time_ratio", 1, |c| {
+            ratio(c[hot::CLOSED_ON_TIME as usize], c[hot::CLOSED as usize])
+        }),
+        ("govstream_hotline_satisfaction_ratio", 1, |c| {
+            ratio(
+                c[hot::SATISFIED as usize],
+                c[hot::CALLBACKS as usize] - c[hot::UNREACHABLE as usize],
+            )
+        }),
+        ("govstream_hotline_signed_on_time_ratio", 1, |c| {
+            ratio(c[hot::SIGNED_ON_TIME as usize], c[hot::SIGNED as usize])
+        }),
+    ];
+    for (name, f, r) in ratios {
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for ((reg, window), c) in &s.current[f] {
+            if let Some(v) = r(c) {
+                let _ = writeln!(
+                    out,
+                    "{name}{} {v}",
+                    label_str(&region, std::slice::from_ref(reg), Some(("window", window)))
+                );
+            }
+        }
+    }
+}
+
+/// Consumer lag per owned partition, from librdkafka's statistics.
+pub fn render_lag(p: &Progress, out: &mut String) {
+    let _ = writeln!(out, "# TYPE govstream_consumer_lag_records gauge");
+    for ((topic, part), lag) in p.lag.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let _ = writeln!(
+            out,
+            "govstream_consumer_lag_records{{topic=\"{}\",partition=\"{part}\"}} {lag}",
+            escape(topic)
+        );
+    }
+}
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder behind the `metrics` facade (once per process).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let latency = [
+                0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("govstream_processing_latency_seconds".into()),
+                    &latency,
+                )
+                .ok()?
+                .build_recorder();
+            let h = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(h)
+        })
+        .as_ref()
+}
+
+/// Copies the pipeline's progress counters into the facade (absolute values).
+pub fn publish_progress(p: &Progress) {
+    for (source, s) in p.snapshot_sources() {
+        let l = [("source", source.clone())];
+        metrics::counter!("govstream_records_consumed_total", &l).absolute(s.consumed);
+        metrics::counter!("govstream_records_normalized_total", &l).absolute(s.normalized);
+        metrics::counter!("govstream_records_duplicate_total", &l).absolute(s.duplicates);
+        metrics::counter!("govstream_records_conflict_total", &l).absolute(s.conflicts);
+        for r in govstream_normalize::Reason::ALL {
+            let n = s.rejected.get(r.code()).copied().unwrap_or(0);
+            metrics::counter!("govstream_records_rejected_total", "source" => source.clone(), "reason" => r.code()).absolute(n);
+        }
+        if let Some(w) = s.watermark_us {
+            metrics::gauge!("govstream_watermark_timestamp_seconds", &l).set(w as f64 / 1e6);
+        }
+    }
+    metrics::gauge!("govstream_state_cases").set(p.engine_cases.load(Relaxed) as f64);
+    metrics::gauge!("govstream_state_bytes").set(p.engine_bytes.load(Relaxed) as f64);
+    metrics::counter!("govstream_rebalances_total", "kind" => "assign")
+        .absolute(p.rebalances_assign.load(Relaxed));
+    metrics::counter!("govstream_rebalances_total", "kind" => "revoke")
+        .absolute(p.rebalances_revoke.load(Relaxed));
+    metrics::counter!("govstream_offset_commits_total", "outcome" => "ok")
+        .absolute(p.commits_ok.load(Relaxed));
+    metrics::counter!("govstream_offset_commits_total", "outcome" => "failed")
+        .absolute(p.commits_failed.load(Relaxed));
+    metrics::counter!("govstream_calendar_fallback_lookups_total")
+        .absolute(p.calendar_fallbacks.load(Relaxed));
+    metrics::gauge!("govstream_ready").set(if p.ready() { 1.0 } else { 0.0 });
+}
+
+/// Everything `/metrics` returns.
+pub fn render(p: &Progress, t: &Timeliness, labels: &LabelSet) -> String {
+    publish_progress(p);
+    let mut out = handle().map(|h| h.render()).unwrap_or_default();
+    if !out.ends_with('\n') && !out.is_empty() {
+        out.push('\n');
+    }
+    render_lag(p, &mut out);
+    let s = t.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    render_timeliness(&s, labels, &mut out);
+    out
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listen` until the process ends.
+pub async fn serve(
+    listen: String,
+    progress: Arc<Progress>,
+    timeliness: Arc<Timeliness>,
+    labels: LabelSet,
+) -> std::io::Result<()> {
+    let l = tokio::net::TcpListener::bind(&listen).await?;
+    tracing::info!(address = %l.local_addr()?, "metrics endpoint listening");
+    loop {
+        let (mut sock, _) = l.accept().await?;
+        let (p, t, labels) = (progress.clone(), timeliness.clone(), labels.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut n = 0;
+            while n < buf.len() {
+                match sock.read(&mut buf[n..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => {
+                        n += k;
+                        if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let path = head.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = match path.split('?').next().unwrap_or("/") {
+                "/metrics" => ("200 OK", render(&p, &t, &labels)),
+                "/healthz" => ("200 OK", "ok\n".to_owned()),
+                "/readyz" if p.ready() => ("200 OK", "ready\n".to_owned()),
+                "/readyz" => (
+                    "503 Service Unavailable",
+                    "not ready: restoring state\n".to_owned(),
+                ),
+                _ => (
+                    "404 Not Found",
+                    "see /metrics, /healthz, /readyz\n".to_owned(),
+                ),
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        });
+    }
+}
