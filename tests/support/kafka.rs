@@ -126,6 +126,11 @@ topic = "raw.bdc"
 [pipeline]
 flush_interval_ms = 200
 max_batch = 2000
+
+[metrics]
+listen = ""
+labels = ["region"]
+max_series = 1000
 "#,
         broker.addr
     );

@@ -33,9 +33,16 @@ pub struct Args {
     /// Partitions of every topic.
     #[arg(long, default_value_t = 3)]
     pub partitions: i32,
-    /// Seconds between status lines.
+    /// Seconds between status lines (0 = none).
     #[arg(long, default_value_t = 1.0)]
     pub status_every: f64,
+    /// Address of the metrics endpoint (/metrics, /healthz, /readyz); empty = none.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub metrics_listen: String,
+    /// Keep serving metrics this many seconds after the pipeline went idle (e.g. for a
+    /// Prometheus server to scrape the final values).
+    #[arg(long, default_value_t = 0.0)]
+    pub linger: f64,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -78,7 +85,10 @@ pub fn run(a: Args) -> Result<()> {
                 .collect(),
             pseudonym: PseudonymConfig::default(),
             calendar: CalendarConfig::default(),
-            metrics: MetricsConfig::default(),
+            metrics: MetricsConfig {
+                listen: a.metrics_listen.clone(),
+                ..MetricsConfig::default()
+            },
             pipeline: PipelineConfig::default(),
         };
         cfg.validate()?;
@@ -128,8 +138,12 @@ pub fn run(a: Args) -> Result<()> {
         let status = Status::spawn(progress.clone(), a.status_every, true);
         let opts = RunOptions {
             idle_exit: Some(Duration::from_secs(4)),
+            linger: (a.linger > 0.0).then(|| Duration::from_secs_f64(a.linger)),
             skip_topic_creation: true,
         };
+        if !a.metrics_listen.is_empty() {
+            println!("metrics: http://{}/metrics (also /healthz, /readyz)", a.metrics_listen);
+        }
         let started = Instant::now();
         let r = govstream_pipeline::run(cfg, opts, progress.clone(), rx).await;
         status.stop();

@@ -44,6 +44,7 @@ pub fn run(a: Args) -> Result<()> {
         let status = Status::spawn(progress.clone(), a.status_every, false);
         let opts = RunOptions {
             idle_exit: a.idle_exit.map(Duration::from_secs_f64),
+            linger: None,
             skip_topic_creation: false,
         };
         let r = govstream_pipeline::run(cfg, opts, progress.clone(), rx).await;

@@ -27,6 +27,8 @@ pub struct RunOptions {
     /// Stop once nothing was consumed or published for this long (tests, backfills, the demo);
     /// before the first record, after at least 60 s.
     pub idle_exit: Option<Duration>,
+    /// After going idle, keep serving (metrics, health) this long before stopping.
+    pub linger: Option<Duration>,
     /// Do not create topics (the mock cluster has no CreateTopics; its topics are made apart).
     pub skip_topic_creation: bool,
 }
@@ -116,6 +118,14 @@ pub async fn run(
                     // timeout (a restart after SIGKILL) before calling the pipeline idle.
                     let limit = if progress.active() { idle } else { idle.max(Duration::from_secs(60)) };
                     if progress.idle_ms() >= limit.as_millis() as u64 {
+                        if let Some(l) = opts.linger {
+                            tracing::info!(linger_s = l.as_secs_f64(), "idle: lingering before stopping");
+                            tokio::select! {
+                                _ = tokio::time::sleep(l) => {}
+                                _ = tokio::signal::ctrl_c() => {}
+                                _ = sigterm.recv() => {}
+                            }
+                        }
                         tracing::info!(idle_ms = progress.idle_ms(), "idle: stopping");
                         break;
                     }
