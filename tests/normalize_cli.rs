@@ -141,3 +141,29 @@ fn bad_invocations_fail_with_a_clear_message() {
     let o = run(&["--help"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("normalize"));
 }
+
+#[test]
+fn example_configs_check_out() {
+    for f in [
+        "deploy/config/local.toml",
+        "deploy/config/custom-source.toml",
+    ] {
+        let o = run(&["run", "--config", f, "--check"]);
+        assert!(
+            o.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).contains("configuration is valid"));
+    }
+    let dir = scratch("bad-config");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[kafka]\nbrokers = \"x\"\n[[sources]]\nname = \"nosuch\"\ntopic = \"t\"\n",
+    )
+    .unwrap();
+    let o = run(&["run", "--config", bad.to_str().unwrap(), "--check"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown source `nosuch`"));
+}

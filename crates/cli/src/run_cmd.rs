@@ -22,7 +22,7 @@ pub struct Args {
     /// Print a progress line every this many seconds (0 = never).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub status_every: f64,
-    /// Only check the configuration and exit.
+    /// Only check the configuration (sources, mapping files, calendar files) and exit.
     #[arg(long)]
     pub check: bool,
 }
@@ -30,7 +30,21 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let cfg = Config::load(&a.config)?;
     if a.check {
-        println!("{}: configuration is valid", a.config.display());
+        use govstream_pipeline::setup;
+        let key = setup::pseudonym_key(cfg.pseudonym.key_file.as_deref())?;
+        for s in &cfg.sources {
+            setup::compile_source(&s.name, s.mapping.as_deref(), key.clone())?;
+        }
+        setup::calendar(
+            &cfg.calendar.extra,
+            &cfg.calendar.overlays,
+            &cfg.calendar.utc_offset,
+        )?;
+        println!(
+            "{}: configuration is valid ({} sources, mappings and calendar loaded)",
+            a.config.display(),
+            cfg.sources.len()
+        );
         return Ok(());
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -37,7 +37,7 @@ pub struct KafkaConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TopicsConfig {
     /// Canonical events (protobuf `govstream.v1.CaseEvent`), keyed by source and case id.
     pub normalized: String,
@@ -118,7 +118,7 @@ impl Default for CalendarConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Address of the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`); empty = off.
     pub listen: String,
@@ -144,7 +144,7 @@ impl Default for MetricsConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// How often each stage flushes its output and commits (milliseconds).
     pub flush_interval_ms: u64,
@@ -246,5 +246,90 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+
+    const MINIMAL: &str = r#"
+[kafka]
+brokers = "127.0.0.1:9092"
+[[sources]]
+name = "hotline"
+topic = "raw.hotline"
+"#;
+
+    #[test]
+    fn a_minimal_config_gets_the_documented_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.topics.normalized, "govstream.normalized.v1");
+        assert_eq!(c.topics.partitions, 6);
+        assert_eq!(c.metrics.listen, "0.0.0.0:9464");
+        assert_eq!(c.kafka.group_prefix, "govstream");
+        // A partial section keeps the other defaults.
+        let c = parse(&format!("{MINIMAL}\n[metrics]\nmax_series = 10\n")).unwrap();
+        assert_eq!(c.metrics.max_series, 10);
+        assert_eq!(c.metrics.listen, "0.0.0.0:9464");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (
+                MINIMAL.replace("brokers", "broker"),
+                "unknown field `broker`",
+            ),
+            (
+                MINIMAL.replace("127.0.0.1:9092", " "),
+                "kafka.brokers is empty",
+            ),
+            (
+                format!("{MINIMAL}[[sources]]\nname = \"hotline\"\ntopic = \"x\"\n"),
+                "source `hotline` is configured twice",
+            ),
+            (
+                format!("{MINIMAL}[[sources]]\nname = \"onenet\"\ntopic = \"raw.hotline\"\n"),
+                "topic `raw.hotline` is used by two sources",
+            ),
+            (format!("{MINIMAL}[topics]\npartitions = 0\n"), "at least 1"),
+            (
+                format!("{MINIMAL}[metrics]\nlabels = [\"case_id\"]\n"),
+                "`case_id` is not one of",
+            ),
+            (
+                format!("{MINIMAL}[topics]\nnormalized = \"raw.hotline\"\n"),
+                "used twice",
+            ),
+            (
+                "sources = []\n[kafka]\nbrokers = \"x\"\n".to_owned(),
+                "no [[sources]]",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains(want), "{want}: got {e}");
+        }
+    }
+
+    #[test]
+    fn every_example_config_is_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Config::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 3);
     }
 }
