@@ -49,7 +49,8 @@ pub async fn create_topics(cfg: &Config) -> Result<(), KafkaError> {
     let t = &cfg.topics;
     let rf = || TopicReplication::Fixed(t.replication_factor);
     let mut topics = vec![
-        NewTopic::new(&t.normalized, t.partitions, rf()),
+        // Engines rebuild from the start of their partition: keep the history.
+        NewTopic::new(&t.normalized, t.partitions, rf()).set("retention.ms", "-1"),
         NewTopic::new(&t.dead_letter, t.partitions, rf()),
         NewTopic::new(&t.partials, t.partitions, rf()).set("cleanup.policy", "compact"),
         NewTopic::new(&t.aggregates, t.partitions, rf()).set("cleanup.policy", "compact"),
