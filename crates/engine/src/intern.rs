@@ -1,6 +1,6 @@
 //! String interning for dimension values: cases and aggregate keys hold 4-byte symbols.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 
 /// An interned string. `Sym::EMPTY` is "".
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -12,14 +12,14 @@ impl Sym {
 
 #[derive(Debug, Clone)]
 pub struct Interner {
-    map: HashMap<Box<str>, Sym>,
+    map: FastMap<Box<str>, Sym>,
     strings: Vec<Box<str>>,
 }
 
 impl Default for Interner {
     fn default() -> Interner {
         let mut i = Interner {
-            map: HashMap::new(),
+            map: FastMap::default(),
             strings: Vec::new(),
         };
         i.intern("");

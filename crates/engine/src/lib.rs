@@ -30,7 +30,6 @@ use fasthash::FastMap;
 use govstream_calendar::Calendar;
 use govstream_proto::v1 as pb;
 use intern::{Interner, Sym};
-use prost::Message;
 use std::sync::Arc;
 use store::Store;
 
@@ -67,7 +66,6 @@ pub struct Engine {
     stats: EngineStats,
     old: Vec<Item>,
     new: Vec<Item>,
-    buf: Vec<u8>,
     sym_12345: Sym,
     /// Symbols of channel and category names, by enum value.
     channel_syms: Vec<Sym>,
@@ -122,7 +120,6 @@ impl Engine {
             stats: EngineStats::default(),
             old: Vec::new(),
             new: Vec::new(),
-            buf: Vec::new(),
             sym_12345,
             channel_syms,
             category_syms,
@@ -190,9 +187,7 @@ impl Engine {
         let t = ev.event_time_us;
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
         let rid = stable_hash(ev.record_id.as_bytes());
-        self.buf.clear();
-        ev.encode(&mut self.buf).unwrap_or(());
-        let fp = stable_hash(&self.buf) as u32;
+        let fp = content_fingerprint(ev);
         let source = self.interner.intern(&ev.source);
         let kind = ev.case_kind();
         let is_app = match kind {
@@ -264,6 +259,8 @@ impl Engine {
             Family::Hotline
         };
         if self.old != self.new {
+            // Only what changed touches the store: most items of a case survive an update.
+            cancel_common(&mut self.old, &mut self.new);
             self.store.apply(family, &self.old, -1);
             self.store.apply(family, &self.new, 1);
         }
@@ -343,6 +340,57 @@ impl Engine {
             None,
         )
     }
+}
+
+/// Removes the items present in both lists (as multisets).
+fn cancel_common(old: &mut Vec<Item>, new: &mut Vec<Item>) {
+    let mut i = 0;
+    while i < old.len() {
+        if let Some(j) = new.iter().position(|n| *n == old[i]) {
+            new.swap_remove(j);
+            old.swap_remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// A fingerprint of everything an event says (to tell an identical copy from a conflicting
+/// one), without encoding it.
+fn content_fingerprint(ev: &pb::CaseEvent) -> u32 {
+    use std::hash::{Hash, Hasher};
+    let mut h = fasthash::FastHasher::default();
+    (
+        &ev.source,
+        &ev.case_id,
+        ev.case_kind,
+        ev.stage,
+        ev.event_time_us,
+        ev.utc_offset_s,
+        &ev.region,
+        &ev.department,
+        &ev.service_item,
+        ev.category,
+        ev.channel,
+    )
+        .hash(&mut h);
+    (
+        ev.limit.as_ref().map(|l| (l.value, l.unit)),
+        ev.legal_days,
+        ev.item_type,
+        ev.sign_limit_hours,
+        ev.extra_days,
+        ev.step_type,
+        ev.onsite,
+        ev.result,
+        ev.delivery,
+        ev.evaluation_level,
+        ev.satisfaction,
+        &ev.caller_pseudonym,
+    )
+        .hash(&mut h);
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
 }
 
 /// The contribution of a case, from its facts.
