@@ -29,6 +29,9 @@ impl Default for Interner {
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
+        if s.is_empty() {
+            return Sym::EMPTY;
+        }
         if let Some(&sym) = self.map.get(s) {
             return sym;
         }

@@ -67,6 +67,8 @@ pub struct Engine {
     old: Vec<Item>,
     new: Vec<Item>,
     sym_12345: Sym,
+    /// The source of the previous event (consecutive events mostly share it).
+    last_source: Option<(Box<str>, Sym)>,
     /// Symbols of channel and category names, by enum value.
     channel_syms: Vec<Sym>,
     category_syms: Vec<Sym>,
@@ -121,6 +123,7 @@ impl Engine {
             old: Vec::new(),
             new: Vec::new(),
             sym_12345,
+            last_source: None,
             channel_syms,
             category_syms,
         }
@@ -188,7 +191,14 @@ impl Engine {
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
         let rid = stable_hash(ev.record_id.as_bytes());
         let fp = content_fingerprint(ev);
-        let source = self.interner.intern(&ev.source);
+        let source = match &self.last_source {
+            Some((name, sym)) if **name == *ev.source => *sym,
+            _ => {
+                let sym = self.interner.intern(&ev.source);
+                self.last_source = Some((ev.source.as_str().into(), sym));
+                sym
+            }
+        };
         let kind = ev.case_kind();
         let is_app = match kind {
             pb::CaseKind::Application => true,
