@@ -20,9 +20,9 @@ impl Default for Interner {
     fn default() -> Interner {
         let mut i = Interner {
             map: FastMap::default(),
-            strings: Vec::new(),
+            strings: vec!["".into()],
         };
-        i.intern("");
+        i.map.insert("".into(), Sym::EMPTY);
         i
     }
 }
