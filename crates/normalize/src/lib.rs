@@ -5,6 +5,7 @@
 //! the keyed caller pseudonym.
 
 mod dedupe;
+pub mod json;
 pub mod mapping;
 mod pseudonym;
 mod reject;

@@ -10,7 +10,6 @@ use crate::pseudonym::PseudonymKey;
 use crate::reject::{Reason, Rejection};
 use govstream_calendar::civil::{parse_rfc3339, Day, LocalPattern, Timestamp};
 use govstream_proto::v1 as pb;
-use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -530,24 +529,17 @@ impl CompiledSource {
         match self.delimited {
             None => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-                let value: Value = serde_json::from_str(text).map_err(|e| {
-                    Rejection::new(
-                        Reason::MalformedJson,
-                        format!(
-                            "not JSON: {} at line {} column {}",
-                            json_error_kind(&e),
-                            e.line(),
-                            e.column()
-                        ),
-                    )
-                })?;
-                if !value.is_object() {
-                    return Err(Rejection::new(
+                match crate::json::parse_object(text) {
+                    Ok(Some(obj)) => self.map(&Record::Json(&obj)),
+                    Ok(None) => Err(Rejection::new(
                         Reason::MalformedJson,
                         "JSON value is not an object",
-                    ));
+                    )),
+                    Err(e) => Err(Rejection::new(
+                        Reason::MalformedJson,
+                        format!("not JSON: {} at byte {}", e.what, e.offset),
+                    )),
                 }
-                self.map(&Record::Json(&value))
             }
             Some((sep, n)) => {
                 let line = text.strip_suffix('\r').unwrap_or(&text);
@@ -770,15 +762,6 @@ impl CompiledSource {
     }
 }
 
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Eof => "unexpected end of input",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "invalid value",
-        serde_json::error::Category::Io => "read error",
-    }
-}
-
 fn limit(ev: &mut pb::CaseEvent) -> &mut pb::Limit {
     ev.limit.get_or_insert(pb::Limit {
         value: 0,
@@ -822,30 +805,21 @@ enum Raw<'a> {
 }
 
 enum Record<'a> {
-    Json(&'a Value),
+    Json(&'a crate::json::JsonObject<'a>),
     Columns(&'a [&'a str]),
 }
 
 impl<'a> Record<'a> {
     fn get(&self, def: &FieldDef) -> Raw<'a> {
         match (self, &def.location) {
-            (Record::Json(v), Location::Path(path)) => {
-                let mut cur: &Value = v;
-                for p in path {
-                    match cur.get(p) {
-                        Some(next) => cur = next,
-                        None => return Raw::Absent,
-                    }
-                }
-                match cur {
-                    Value::Null => Raw::Null,
-                    Value::String(s) => Raw::Str(s),
-                    Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-                        (Some(i), _) => Raw::Int(i as i128),
-                        (None, Some(u)) => Raw::Int(u as i128),
-                        _ => Raw::Other,
-                    },
-                    _ => Raw::Other,
+            (Record::Json(o), Location::Path(path)) => {
+                use crate::json::JsonValue;
+                match o.get(path) {
+                    None => Raw::Absent,
+                    Some(JsonValue::Null) => Raw::Null,
+                    Some(JsonValue::Str(s)) => Raw::Str(s),
+                    Some(JsonValue::Int(n)) => Raw::Int(*n),
+                    Some(JsonValue::Object | JsonValue::Other) => Raw::Other,
                 }
             }
             (Record::Columns(cols), Location::Column(i)) => {

@@ -137,3 +137,98 @@ proptest! {
         let _ = src("bdc").normalize(&bytes);
     }
 }
+
+/// JSON-ish text: valid fragments glued with occasional damage.
+fn jsonish() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        Just("NaN".to_owned()),
+        Just("-0".to_owned()),
+        Just("01".to_owned()),
+        Just("1.5e3".to_owned()),
+        Just("1.".to_owned()),
+        Just("18446744073709551616".to_owned()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        Just("\"\\ud83d\\ude00\"".to_owned()),
+        Just("\"\\ud83d\"".to_owned()),
+        Just("\"a\\u0000b\"".to_owned()),
+        Just("\"tab\there\"".to_owned()),
+        Just("[1,[2,{}]]".to_owned()),
+        Just("[1,]".to_owned()),
+    ];
+    let member = (
+        prop::sample::select(vec!["a", "b", "dept", "caller", "code"]),
+        atom.clone(),
+        prop::bool::ANY,
+    )
+        .prop_map(|(k, v, nest)| {
+            if nest {
+                format!("\"{k}\":{{\"code\":{v},\"name\":{v}}}")
+            } else {
+                format!("\"{k}\":{v}")
+            }
+        });
+    (
+        prop::collection::vec(member, 0..6),
+        prop::sample::select(vec!["", " ", ",", "}", "\n"]),
+        0usize..3,
+    )
+        .prop_map(|(ms, junk, where_)| {
+            let body = ms.join(",");
+            match where_ {
+                0 => format!("{{{body}}}"),
+                1 => format!("{{{body}}}{junk}"),
+                _ => format!("{{{body}{junk}}}"),
+            }
+        })
+}
+
+fn classify(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::String(s) => format!("s:{s}"),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => format!("i:{n}"),
+        serde_json::Value::Object(_) => "obj".into(),
+        _ => "other".into(),
+    }
+}
+
+fn classify_ours(v: &govstream_normalize::json::JsonValue) -> String {
+    use govstream_normalize::json::JsonValue;
+    match v {
+        JsonValue::Null => "null".into(),
+        JsonValue::Str(s) => format!("s:{s}"),
+        JsonValue::Int(n) => format!("i:{n}"),
+        JsonValue::Object => "obj".into(),
+        JsonValue::Other => "other".into(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The hand-written reader accepts exactly what serde_json accepts, and reads the same
+    /// values (duplicate keys: the last wins).
+    #[test]
+    fn json_reader_agrees_with_serde_json(text in jsonish()) {
+        let theirs = serde_json::from_str::<serde_json::Value>(&text);
+        let ours = govstream_normalize::json::parse_object(&text);
+        prop_assert_eq!(theirs.is_ok(), ours.is_ok(), "{}: serde {:?} ours {:?}", text, theirs.as_ref().err(), ours.as_ref().err());
+        if let (Ok(serde_json::Value::Object(m)), Ok(Some(o))) = (&theirs, &ours) {
+            for (k, v) in m {
+                let p = vec![k.clone()];
+                prop_assert_eq!(classify(v), classify_ours(o.get(&p).unwrap()), "{} in {}", k, text);
+                if let serde_json::Value::Object(inner) = v {
+                    for (k2, v2) in inner {
+                        let p = vec![k.clone(), k2.clone()];
+                        prop_assert_eq!(classify(v2), classify_ours(o.get(&p).unwrap()));
+                    }
+                }
+            }
+        }
+    }
+}
