@@ -41,6 +41,108 @@ pub struct JsonError {
 
 const MAX_DEPTH: usize = 128;
 
+/// FNV-1a, for the small key maps of a field index.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type KeyMap<V> = std::collections::HashMap<Box<str>, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The JSON fields a source reads, each with a slot: parsing records only those members.
+#[derive(Clone, Debug, Default)]
+pub struct FieldIndex {
+    /// Top-level key → (its slot, the group of its nested fields).
+    top: KeyMap<(Option<u16>, Option<u16>)>,
+    /// Per group: nested key → slot.
+    groups: Vec<KeyMap<u16>>,
+    slots: usize,
+}
+
+impl FieldIndex {
+    /// Adds a field path of one or two keys; returns its slot, or None for deeper paths.
+    pub fn add(&mut self, path: &[String]) -> Option<u16> {
+        match path {
+            [k] => {
+                let e = self.top.entry(k.as_str().into()).or_insert((None, None));
+                if e.0.is_none() {
+                    e.0 = Some(self.slots as u16);
+                    self.slots += 1;
+                }
+                e.0
+            }
+            [k, k2] => {
+                let e = self.top.entry(k.as_str().into()).or_insert((None, None));
+                let g = match e.1 {
+                    Some(g) => g,
+                    None => {
+                        e.1 = Some(self.groups.len() as u16);
+                        self.groups.push(KeyMap::default());
+                        self.groups.len() as u16 - 1
+                    }
+                };
+                let slots = &mut self.slots;
+                let slot = *self.groups[g as usize]
+                    .entry(k2.as_str().into())
+                    .or_insert_with(|| {
+                        *slots += 1;
+                        (*slots - 1) as u16
+                    });
+                Some(slot)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+}
+
+/// The values of a source's fields in one record, by slot (None: absent).
+pub type Slots<'a> = Vec<Option<JsonValue<'a>>>;
+
+/// Parses `text`, which must be a single JSON value, keeping the members `index` names.
+/// `Ok(None)` if it is valid JSON but not an object. Duplicate keys: the last wins (also for a
+/// repeated parent key: its earlier nested members are forgotten).
+pub fn parse_fields<'a>(text: &'a str, index: &FieldIndex) -> Result<Option<Slots<'a>>, JsonError> {
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+        out: JsonObject::default(),
+    };
+    let mut slots: Slots<'a> = vec![None; index.slots];
+    p.ws();
+    let is_object = p.peek() == Some(b'{');
+    if is_object {
+        p.indexed_object(index, &mut slots)?;
+    } else {
+        p.value(0, None)?;
+    }
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(p.err("trailing characters"));
+    }
+    Ok(is_object.then_some(slots))
+}
+
 impl<'a> JsonObject<'a> {
     /// Looks up a path: the last member with that key wins (duplicate keys: the last wins).
     pub fn get(&self, path: &[String]) -> Option<&JsonValue<'a>> {
@@ -204,6 +306,92 @@ impl<'a> Parser<'a> {
                 _ => {
                     self.value(depth + 1, None)?;
                 }
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// The top-level object, recording indexed members into slots.
+    fn indexed_object(
+        &mut self,
+        index: &FieldIndex,
+        slots: &mut Slots<'a>,
+    ) -> Result<(), JsonError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':', "expected `:`")?;
+            self.ws();
+            let (slot, group) = index.top.get(key.as_ref()).copied().unwrap_or((None, None));
+            if let Some(g) = group {
+                // A repeated parent key replaces the earlier one's nested members.
+                for &s in index.groups[g as usize].values() {
+                    slots[s as usize] = None;
+                }
+            }
+            let v = match group {
+                Some(g) if self.peek() == Some(b'{') => {
+                    self.nested_object(&index.groups[g as usize], slots)?;
+                    JsonValue::Object
+                }
+                _ => self.value(1, None)?,
+            };
+            if let Some(s) = slot {
+                slots[s as usize] = Some(v);
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected `,` or `}`")),
+            }
+        }
+    }
+
+    fn nested_object(
+        &mut self,
+        keys: &KeyMap<u16>,
+        slots: &mut Slots<'a>,
+    ) -> Result<(), JsonError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':', "expected `:`")?;
+            self.ws();
+            let v = self.value(2, None)?;
+            if let Some(&s) = keys.get(key.as_ref()) {
+                slots[s as usize] = Some(v);
             }
             self.ws();
             match self.peek() {
@@ -423,5 +611,30 @@ mod tests {
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(parse_object(&deep).is_err());
+    }
+
+    #[test]
+    fn indexed_fields() {
+        let mut ix = FieldIndex::default();
+        let a = ix.add(&path("a")).unwrap();
+        let code = ix.add(&path("d.code")).unwrap();
+        let d = ix.add(&path("d")).unwrap();
+        assert_eq!(ix.add(&path("x.y.z")), None);
+        let s = parse_fields(
+            r#"{"a":"x","zz":[1],"d":{"code":"C","other":1},"a":7}"#,
+            &ix,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s[a as usize], Some(JsonValue::Int(7)));
+        assert_eq!(s[code as usize], Some(JsonValue::Str("C".into())));
+        assert_eq!(s[d as usize], Some(JsonValue::Object));
+        let s = parse_fields(r#"{"d":{"code":"C"},"d":"flat"}"#, &ix)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s[code as usize], None);
+        assert_eq!(s[d as usize], Some(JsonValue::Str("flat".into())));
+        assert!(parse_fields(r#"{"d":{"code":}}"#, &ix).is_err());
+        assert!(parse_fields("[1]", &ix).unwrap().is_none());
     }
 }

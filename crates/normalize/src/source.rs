@@ -168,7 +168,8 @@ fn region6(s: &str) -> Option<&str> {
 /// Where a field lives in a record.
 #[derive(Clone, Debug)]
 enum Location {
-    Path(Vec<String>),
+    /// A JSON field's slot in the source's field index.
+    Slot(u16),
     Column(usize),
 }
 
@@ -225,6 +226,7 @@ pub struct CompiledSource {
     max_bytes: usize,
     offset_s: i32,
     fields: Vec<FieldDef>,
+    index: crate::json::FieldIndex,
     record_id: Vec<FieldId>,
     case_id: FieldId,
     stage_field: FieldId,
@@ -238,6 +240,7 @@ pub struct CompiledSource {
 struct Compiler<'m> {
     m: &'m SourceMapping,
     fields: Vec<FieldDef>,
+    index: crate::json::FieldIndex,
 }
 
 impl Compiler<'_> {
@@ -257,7 +260,10 @@ impl Compiler<'_> {
                 if name.is_empty() || name.split('.').any(str::is_empty) {
                     return Err(self.err(format!("field path `{name}` is not valid")));
                 }
-                Location::Path(name.split('.').map(str::to_owned).collect())
+                let path: Vec<String> = name.split('.').map(str::to_owned).collect();
+                Location::Slot(self.index.add(&path).ok_or_else(|| {
+                    self.err(format!("field path `{name}` is deeper than two keys"))
+                })?)
             }
             FormatSpec::Delimited { columns, .. } => Location::Column(
                 columns
@@ -387,6 +393,7 @@ impl CompiledSource {
         let mut c = Compiler {
             m,
             fields: Vec::new(),
+            index: Default::default(),
         };
         if m.name.is_empty()
             || !m
@@ -492,6 +499,7 @@ impl CompiledSource {
             max_bytes: m.max_record_bytes,
             offset_s,
             fields: c.fields,
+            index: c.index,
             record_id,
             case_id,
             stage_field,
@@ -529,8 +537,8 @@ impl CompiledSource {
         match self.delimited {
             None => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-                match crate::json::parse_object(text) {
-                    Ok(Some(obj)) => self.map(&Record::Json(&obj)),
+                match crate::json::parse_fields(text, &self.index) {
+                    Ok(Some(slots)) => self.map(&Record::Json(&slots)),
                     Ok(None) => Err(Rejection::new(
                         Reason::MalformedJson,
                         "JSON value is not an object",
@@ -805,16 +813,16 @@ enum Raw<'a> {
 }
 
 enum Record<'a> {
-    Json(&'a crate::json::JsonObject<'a>),
+    Json(&'a crate::json::Slots<'a>),
     Columns(&'a [&'a str]),
 }
 
 impl<'a> Record<'a> {
     fn get(&self, def: &FieldDef) -> Raw<'a> {
         match (self, &def.location) {
-            (Record::Json(o), Location::Path(path)) => {
+            (Record::Json(slots), Location::Slot(i)) => {
                 use crate::json::JsonValue;
-                match o.get(path) {
+                match slots.get(*i as usize).and_then(Option::as_ref) {
                     None => Raw::Absent,
                     Some(JsonValue::Null) => Raw::Null,
                     Some(JsonValue::Str(s)) => Raw::Str(s),

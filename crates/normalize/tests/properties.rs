@@ -218,6 +218,20 @@ proptest! {
         let theirs = serde_json::from_str::<serde_json::Value>(&text);
         let ours = govstream_normalize::json::parse_object(&text);
         prop_assert_eq!(theirs.is_ok(), ours.is_ok(), "{}: serde {:?} ours {:?}", text, theirs.as_ref().err(), ours.as_ref().err());
+        // The slot reader (what normalization uses) agrees with the member reader.
+        let mut ix = govstream_normalize::json::FieldIndex::default();
+        let paths: Vec<Vec<String>> = ["a", "b", "dept", "caller", "code", "dept.code", "dept.name", "caller.code", "a.code"]
+            .iter()
+            .map(|p| p.split('.').map(str::to_owned).collect())
+            .collect();
+        let slots: Vec<u16> = paths.iter().map(|p| ix.add(p).unwrap()).collect();
+        let fields = govstream_normalize::json::parse_fields(&text, &ix);
+        prop_assert_eq!(fields.is_ok(), ours.is_ok());
+        if let (Ok(Some(f)), Ok(Some(o))) = (&fields, &ours) {
+            for (p, s) in paths.iter().zip(&slots) {
+                prop_assert_eq!(f[*s as usize].as_ref(), o.get(p), "{:?} in {}", p, text);
+            }
+        }
         if let (Ok(serde_json::Value::Object(m)), Ok(Some(o))) = (&theirs, &ours) {
             for (k, v) in m {
                 let p = vec![k.clone()];
