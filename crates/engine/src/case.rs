@@ -69,13 +69,20 @@ pub struct AcceptA {
     pub natural_days: bool,
 }
 
-/// Facts of an application.
+/// Facts of an application. What most open cases have is inline; the rest is boxed, so that an
+/// open case stays small (see the `state_size` bench).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Application {
     pub submit: Option<Pick<SubmitA>>,
     pub accept: Option<Pick<AcceptA>>,
     /// Latest approval or refusal; the attribute is "collected at a window".
     pub complete: Option<Pick<bool>>,
+    pub more: Option<Box<ApplicationMore>>,
+}
+
+/// The less common facts of an application.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplicationMore {
     /// Latest withdrawal.
     pub withdrawn: Option<i64>,
     /// Dimensions given by records of other stages (bdc records all carry them): the earliest.
@@ -88,6 +95,25 @@ pub struct Application {
     pub collected: bool,
     /// Evaluations: (instant, bad review).
     pub reviews: Vec<(i64, bool)>,
+}
+
+static NO_APPLICATION_MORE: ApplicationMore = ApplicationMore {
+    withdrawn: None,
+    other: None,
+    steps: Vec::new(),
+    onsite_steps: 0,
+    collected: false,
+    reviews: Vec::new(),
+};
+
+impl Application {
+    pub fn more(&self) -> &ApplicationMore {
+        self.more.as_deref().unwrap_or(&NO_APPLICATION_MORE)
+    }
+
+    pub fn more_mut(&mut self) -> &mut ApplicationMore {
+        self.more.get_or_insert_with(Default::default)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -115,28 +141,50 @@ pub enum OrderEvent {
     Reopen,
 }
 
-/// Facts of a hotline work order.
+/// Facts of a hotline work order (common facts inline, the rest boxed).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkOrder {
     pub register: Option<Pick<RegisterA>>,
-    /// Earliest ANSWER.
-    pub answer: Option<i64>,
     pub first_dispatch: Option<Pick<DispatchA>>,
     /// Latest DISPATCH; supplies the department.
     pub last_dispatch: Option<Pick<Sym>>,
-    pub signs: Vec<i64>,
     /// Latest CLOSE or ANSWER.
     pub last_close: Option<i64>,
+    pub more: Option<Box<WorkOrderMore>>,
+}
+
+/// The less common facts of a work order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkOrderMore {
+    /// Earliest ANSWER.
+    pub answer: Option<i64>,
+    pub signs: Vec<i64>,
     pub last_reopen: Option<i64>,
     pub extra_days: u32,
     pub events: Vec<(i64, OrderEvent)>,
 }
 
+static NO_WORK_ORDER_MORE: WorkOrderMore = WorkOrderMore {
+    answer: None,
+    signs: Vec::new(),
+    last_reopen: None,
+    extra_days: 0,
+    events: Vec::new(),
+};
+
 impl WorkOrder {
+    pub fn more(&self) -> &WorkOrderMore {
+        self.more.as_deref().unwrap_or(&NO_WORK_ORDER_MORE)
+    }
+
+    pub fn more_mut(&mut self) -> &mut WorkOrderMore {
+        self.more.get_or_insert_with(Default::default)
+    }
+
     /// The closure instant: the last CLOSE or ANSWER unless a strictly later REOPEN follows.
     pub fn closed_at(&self) -> Option<i64> {
         let c = self.last_close?;
-        match self.last_reopen {
+        match self.more().last_reopen {
             Some(r) if r > c => None,
             _ => Some(c),
         }
@@ -153,6 +201,11 @@ pub enum Facts {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Case {
     pub facts: Facts,
-    /// (record-id hash, content fingerprint) of every applied record.
-    pub seen: Vec<(u64, u32)>,
+    /// Every applied record: record-id hash (high 48 bits) and content fingerprint (low 16).
+    pub seen: Vec<u64>,
+}
+
+/// Packs a record-id hash and a content fingerprint into one `seen` entry.
+pub fn seen_entry(rid_hash: u64, fingerprint: u32) -> u64 {
+    (rid_hash & !0xffff) | (fingerprint as u64 & 0xffff)
 }

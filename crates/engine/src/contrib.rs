@@ -123,7 +123,7 @@ pub fn application_dims(a: &Application) -> Dims {
         let candidates = [
             a.accept.as_ref().map(|p| p.a.dims[i]),
             a.submit.as_ref().map(|p| p.a.dims[i]),
-            a.other.as_ref().map(|p| p.a[i]),
+            a.more().other.as_ref().map(|p| p.a[i]),
         ];
         *o = candidates
             .into_iter()
@@ -147,10 +147,11 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
     if let Some(s) = &a.submit {
         count(out, s.at, app::SUBMITTED);
     }
-    if let Some(w) = a.withdrawn {
+    let more = a.more();
+    if let Some(w) = more.withdrawn {
         count(out, w, app::WITHDRAWN);
     }
-    for &(t, bad) in &a.reviews {
+    for &(t, bad) in &more.reviews {
         count(out, t, app::REVIEWS);
         if bad {
             count(out, t, app::BAD_REVIEWS);
@@ -160,7 +161,7 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
         return;
     };
     count(out, acc.at, app::ACCEPTED);
-    let (closed, open) = suspensions(&a.steps);
+    let (closed, open) = suspensions(&more.steps);
     let completed_at = a.complete.as_ref().map(|c| c.at);
     let mut extra_days: u64 = 0;
     let mut suspended_us: i64 = 0;
@@ -197,9 +198,9 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
             count(out, t, app::ON_TIME);
         }
         let visits = a.submit.as_ref().is_some_and(|s| s.a.visit) as u32
-            + a.onsite_steps
+            + more.onsite_steps
             + c.a as u32
-            + a.collected as u32;
+            + more.collected as u32;
         if visits <= 1 {
             count(out, t, app::AT_MOST_ONE_TRIP);
         }
@@ -217,7 +218,7 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
         // Overdue at the end E of day d when deadline < E, until the first of completion,
         // withdrawal and a never-resumed suspension (precise rule 2).
         let from = day(rc, dl);
-        let end = [completed_at, a.withdrawn, open]
+        let end = [completed_at, more.withdrawn, open]
             .into_iter()
             .flatten()
             .min();
@@ -241,10 +242,11 @@ pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, out: &mut Vec<Item>
     if let Some(r) = &o.register {
         count(out, r.at, hot::RECEIVED);
     }
-    if let (Some(a), None) = (o.answer, &o.first_dispatch) {
+    let more = o.more();
+    if let (Some(a), None) = (more.answer, &o.first_dispatch) {
         count(out, a, hot::ANSWERED_DIRECTLY);
     }
-    for &(t, e) in &o.events {
+    for &(t, e) in &more.events {
         match e {
             OrderEvent::Return => count(out, t, hot::RETURNED),
             OrderEvent::Urge => count(out, t, hot::URGED),
@@ -264,12 +266,12 @@ pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, out: &mut Vec<Item>
     }
     let closed_at = o.closed_at();
     let deadline = o.first_dispatch.as_ref().map(|d| {
-        let n = (d.a.limit as u64 + o.extra_days as u64).min(1_000_000) as u32;
+        let n = (d.a.limit as u64 + more.extra_days as u64).min(1_000_000) as u32;
         rc.deadline(d.at, n, LimitUnit::WorkingDays)
     });
     if let Some(d) = &o.first_dispatch {
         count(out, d.at, hot::DISPATCHED);
-        if let Some(&s) = o.signs.iter().filter(|&&s| s >= d.at).min() {
+        if let Some(&s) = more.signs.iter().filter(|&&s| s >= d.at).min() {
             count(out, s, hot::SIGNED);
             if s - d.at <= d.a.sign_limit_hours as i64 * 3_600_000_000 {
                 count(out, s, hot::SIGNED_ON_TIME);

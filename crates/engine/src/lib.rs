@@ -22,8 +22,8 @@ pub use snapshot::SnapshotError;
 pub use totals::{PartialError, Totals, Update};
 
 use case::{
-    max_opt, min_opt, take_earliest, take_latest, AcceptA, Application, Case, Dims, DispatchA,
-    Facts, OrderEvent, RegisterA, SubmitA, WorkOrder,
+    max_opt, min_opt, seen_entry, take_earliest, take_latest, AcceptA, Application, Case, Dims,
+    DispatchA, Facts, OrderEvent, RegisterA, SubmitA, WorkOrder,
 };
 use contrib::Item;
 use fasthash::FastMap;
@@ -59,7 +59,8 @@ pub struct EngineStats {
 pub struct Engine {
     cal: Arc<Calendar>,
     interner: Interner,
-    cases: FastMap<Sym, FastMap<Box<str>, Case>>,
+    /// Cases by a 128-bit hash of (source, case id): no key strings are kept.
+    cases: FastMap<u128, Case>,
     store: Store,
     watermark: Option<i64>,
     published_watermark: Option<i64>,
@@ -67,8 +68,6 @@ pub struct Engine {
     old: Vec<Item>,
     new: Vec<Item>,
     sym_12345: Sym,
-    /// The source of the previous event (consecutive events mostly share it).
-    last_source: Option<(Box<str>, Sym)>,
     /// Symbols of channel and category names, by enum value.
     channel_syms: Vec<Sym>,
     category_syms: Vec<Sym>,
@@ -123,7 +122,6 @@ impl Engine {
             old: Vec::new(),
             new: Vec::new(),
             sym_12345,
-            last_source: None,
             channel_syms,
             category_syms,
         }
@@ -145,36 +143,40 @@ impl Engine {
     /// Approximate heap bytes of the case state (walks every case: call it now and then).
     pub fn approx_state_bytes(&self) -> u64 {
         use std::mem::size_of;
-        let mut n = 0usize;
-        for m in self.cases.values() {
-            n += m.capacity() * (size_of::<(Box<str>, Case)>() + 1);
-            for (k, c) in m {
-                n += k.len() + c.seen.capacity() * size_of::<(u64, u32)>();
-                n += match &c.facts {
-                    Facts::Application(a) => {
-                        a.steps.capacity() * 16
-                            + a.reviews.capacity() * 16
-                            + a.submit.as_ref().map_or(0, |p| p.rid.len())
-                            + a.accept.as_ref().map_or(0, |p| p.rid.len())
-                            + a.complete.as_ref().map_or(0, |p| p.rid.len())
-                            + a.other.as_ref().map_or(0, |p| p.rid.len())
-                    }
-                    Facts::WorkOrder(o) => {
-                        o.signs.capacity() * 8
-                            + o.events.capacity() * 16
-                            + o.register.as_ref().map_or(0, |p| p.rid.len())
-                            + o.first_dispatch.as_ref().map_or(0, |p| p.rid.len())
-                            + o.last_dispatch.as_ref().map_or(0, |p| p.rid.len())
-                    }
-                };
-            }
+        let mut n = self.cases.capacity() * (size_of::<(u128, Case)>() + 1);
+        for c in self.cases.values() {
+            n += c.seen.capacity() * 8;
+            let rid = |p: Option<usize>| p.unwrap_or(0);
+            n += match &c.facts {
+                Facts::Application(a) => {
+                    rid(a.submit.as_ref().map(|p| p.rid.len()))
+                        + rid(a.accept.as_ref().map(|p| p.rid.len()))
+                        + rid(a.complete.as_ref().map(|p| p.rid.len()))
+                        + a.more.as_ref().map_or(0, |m| {
+                            size_of::<case::ApplicationMore>()
+                                + m.steps.capacity() * 16
+                                + m.reviews.capacity() * 16
+                                + rid(m.other.as_ref().map(|p| p.rid.len()))
+                        })
+                }
+                Facts::WorkOrder(o) => {
+                    rid(o.register.as_ref().map(|p| p.rid.len()))
+                        + rid(o.first_dispatch.as_ref().map(|p| p.rid.len()))
+                        + rid(o.last_dispatch.as_ref().map(|p| p.rid.len()))
+                        + o.more.as_ref().map_or(0, |m| {
+                            size_of::<case::WorkOrderMore>()
+                                + m.signs.capacity() * 8
+                                + m.events.capacity() * 16
+                        })
+                }
+            };
         }
         n as u64
     }
 
     /// Number of cases held.
     pub fn cases(&self) -> usize {
-        self.cases.values().map(FastMap::len).sum()
+        self.cases.len()
     }
 
     fn enum_sym(syms: &[Sym], v: i32) -> Sym {
@@ -191,14 +193,6 @@ impl Engine {
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
         let rid = stable_hash(ev.record_id.as_bytes());
         let fp = content_fingerprint(ev);
-        let source = match &self.last_source {
-            Some((name, sym)) if **name == *ev.source => *sym,
-            _ => {
-                let sym = self.interner.intern(&ev.source);
-                self.last_source = Some((ev.source.as_str().into(), sym));
-                sym
-            }
-        };
         let kind = ev.case_kind();
         let is_app = match kind {
             pb::CaseKind::Application => true,
@@ -214,20 +208,19 @@ impl Engine {
         let item = self.interner.intern(&ev.service_item);
         let channel = Engine::enum_sym(&self.channel_syms, ev.channel);
         let category = Engine::enum_sym(&self.category_syms, ev.category);
-        let by_source = self.cases.entry(source).or_default();
-        let case = match by_source.get_mut(ev.case_id.as_str()) {
-            Some(c) => c,
-            None => by_source.entry(ev.case_id.as_str().into()).or_insert(Case {
+        let case = self
+            .cases
+            .entry(case_key(&ev.source, &ev.case_id))
+            .or_insert_with(|| Case {
                 facts: if is_app {
                     Facts::Application(Application::default())
                 } else {
                     Facts::WorkOrder(WorkOrder::default())
                 },
                 seen: Vec::new(),
-            }),
-        };
-        if let Some(&(_, f)) = case.seen.iter().find(|(r, _)| *r == rid) {
-            if f == fp {
+            });
+        if let Some(&s) = case.seen.iter().find(|s| *s >> 16 == rid >> 16) {
+            if s == seen_entry(rid, fp) {
                 self.stats.duplicates += 1;
                 return Applied::Duplicate;
             }
@@ -254,7 +247,7 @@ impl Engine {
             self.stats.ignored += 1;
             return Applied::Ignored;
         }
-        case.seen.push((rid, fp));
+        case.seen.push(seen_entry(rid, fp));
         self.new.clear();
         contribution(
             &case.facts,
@@ -350,6 +343,27 @@ impl Engine {
             None,
         )
     }
+}
+
+/// The key of a case: a 128-bit hash of its source symbol and case id (two independent stable
+/// hashes; a collision among even 10^10 cases has a probability below 10^-18).
+fn case_key(source: &str, case_id: &str) -> u128 {
+    use std::hash::Hasher;
+    let mut a = fasthash::FastHasher::default();
+    a.write(source.as_bytes());
+    a.write_u8(0xff);
+    a.write(case_id.as_bytes());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in source
+        .as_bytes()
+        .iter()
+        .chain(&[0xff])
+        .chain(case_id.as_bytes())
+    {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    ((h as u128) << 64) | a.finish() as u128
 }
 
 /// Removes the items present in both lists (as multisets).
@@ -458,12 +472,12 @@ fn fold_application(a: &mut Application, ev: &pb::CaseEvent, dims: Dims) -> bool
         }
         pb::Stage::Process => {
             match ev.step_type() {
-                pb::StepType::Suspend => a.steps.push((t, true)),
-                pb::StepType::Resume => a.steps.push((t, false)),
+                pb::StepType::Suspend => a.more_mut().steps.push((t, true)),
+                pb::StepType::Resume => a.more_mut().steps.push((t, false)),
                 _ => {}
             }
             if ev.onsite {
-                a.onsite_steps += 1;
+                a.more_mut().onsite_steps += 1;
             }
         }
         pb::Stage::Complete => match ev.result() {
@@ -473,15 +487,18 @@ fn fold_application(a: &mut Application, ev: &pb::CaseEvent, dims: Dims) -> bool
                 rid,
                 ev.delivery() == pb::Delivery::Window,
             ),
-            pb::Result::Withdrawn => max_opt(&mut a.withdrawn, t),
+            pb::Result::Withdrawn => max_opt(&mut a.more_mut().withdrawn, t),
             pb::Result::Unspecified => {}
         },
-        pb::Stage::Evaluate => a.reviews.push((t, (1..=2).contains(&ev.evaluation_level))),
-        pb::Stage::Collect => a.collected = true,
+        pb::Stage::Evaluate => a
+            .more_mut()
+            .reviews
+            .push((t, (1..=2).contains(&ev.evaluation_level))),
+        pb::Stage::Collect => a.more_mut().collected = true,
         _ => return false,
     }
     if dims.iter().any(|s| *s != Sym::EMPTY) {
-        take_earliest(&mut a.other, t, rid, dims);
+        take_earliest(&mut a.more_mut().other, t, rid, dims);
     }
     true
 }
@@ -508,7 +525,7 @@ fn fold_work_order(
             },
         ),
         pb::Stage::Answer => {
-            min_opt(&mut o.answer, t);
+            min_opt(&mut o.more_mut().answer, t);
             max_opt(&mut o.last_close, t);
         }
         pb::Stage::Dispatch => {
@@ -525,13 +542,16 @@ fn fold_work_order(
             );
             take_latest(&mut o.last_dispatch, t, rid, dept);
         }
-        pb::Stage::Sign => o.signs.push(t),
-        pb::Stage::Return => o.events.push((t, OrderEvent::Return)),
-        pb::Stage::Urge => o.events.push((t, OrderEvent::Urge)),
-        pb::Stage::Extend => o.extra_days = o.extra_days.saturating_add(ev.extra_days),
+        pb::Stage::Sign => o.more_mut().signs.push(t),
+        pb::Stage::Return => o.more_mut().events.push((t, OrderEvent::Return)),
+        pb::Stage::Urge => o.more_mut().events.push((t, OrderEvent::Urge)),
+        pb::Stage::Extend => {
+            let m = o.more_mut();
+            m.extra_days = m.extra_days.saturating_add(ev.extra_days);
+        }
         pb::Stage::Reply => {}
         pb::Stage::Close => max_opt(&mut o.last_close, t),
-        pb::Stage::Callback => o.events.push((
+        pb::Stage::Callback => o.more_mut().events.push((
             t,
             match ev.satisfaction() {
                 pb::Satisfaction::VerySatisfied
@@ -543,8 +563,9 @@ fn fold_work_order(
             },
         )),
         pb::Stage::Reopen => {
-            o.events.push((t, OrderEvent::Reopen));
-            max_opt(&mut o.last_reopen, t);
+            let m = o.more_mut();
+            m.events.push((t, OrderEvent::Reopen));
+            max_opt(&mut m.last_reopen, t);
         }
         _ => return false,
     }

@@ -2,8 +2,8 @@
 //! Kafka pipeline can checkpoint it. The format is versioned by its first byte.
 
 use crate::case::{
-    AcceptA, Application, Case, Dims, DispatchA, Facts, OrderEvent, Pick, RegisterA, SubmitA,
-    WorkOrder,
+    AcceptA, Application, ApplicationMore, Case, Dims, DispatchA, Facts, OrderEvent, Pick,
+    RegisterA, SubmitA, WorkOrder, WorkOrderMore,
 };
 use crate::contrib::Family;
 use crate::fasthash::FastMap;
@@ -12,7 +12,7 @@ use crate::store::{Cell, Store};
 use crate::{Engine, EngineStats};
 use std::collections::BTreeMap;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Why a snapshot could not be restored.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -152,9 +152,8 @@ const EVENTS: [OrderEvent; 7] = [
 
 fn write_case(w: &mut W, c: &Case) {
     w.u(c.seen.len() as u64);
-    for (r, f) in &c.seen {
-        w.u(*r);
-        w.u(*f as u64);
+    for s in &c.seen {
+        w.u(*s);
     }
     match &c.facts {
         Facts::Application(a) => {
@@ -169,17 +168,18 @@ fn write_case(w: &mut W, c: &Case) {
                 w.u(s.natural_days as u64);
             });
             w.pick(&a.complete, |w, s| w.u(*s as u64));
-            w.opt_i(a.withdrawn);
-            w.pick(&a.other, |w, d| w.dims(d));
-            w.u(a.steps.len() as u64);
-            for (t, s) in &a.steps {
+            let m = a.more();
+            w.opt_i(m.withdrawn);
+            w.pick(&m.other, |w, d| w.dims(d));
+            w.u(m.steps.len() as u64);
+            for (t, s) in &m.steps {
                 w.i(*t);
                 w.u(*s as u64);
             }
-            w.u(a.onsite_steps as u64);
-            w.u(a.collected as u64);
-            w.u(a.reviews.len() as u64);
-            for (t, b) in &a.reviews {
+            w.u(m.onsite_steps as u64);
+            w.u(m.collected as u64);
+            w.u(m.reviews.len() as u64);
+            for (t, b) in &m.reviews {
                 w.i(*t);
                 w.u(*b as u64);
             }
@@ -191,21 +191,22 @@ fn write_case(w: &mut W, c: &Case) {
                 w.sym(r.category);
                 w.sym(r.channel);
             });
-            w.opt_i(o.answer);
             w.pick(&o.first_dispatch, |w, d| {
                 w.u(d.limit as u64);
                 w.u(d.sign_limit_hours as u64);
             });
             w.pick(&o.last_dispatch, |w, d| w.sym(*d));
-            w.u(o.signs.len() as u64);
-            for t in &o.signs {
+            w.opt_i(o.last_close);
+            let m = o.more();
+            w.opt_i(m.answer);
+            w.u(m.signs.len() as u64);
+            for t in &m.signs {
                 w.i(*t);
             }
-            w.opt_i(o.last_close);
-            w.opt_i(o.last_reopen);
-            w.u(o.extra_days as u64);
-            w.u(o.events.len() as u64);
-            for (t, e) in &o.events {
+            w.opt_i(m.last_reopen);
+            w.u(m.extra_days as u64);
+            w.u(m.events.len() as u64);
+            for (t, e) in &m.events {
                 w.i(*t);
                 w.u(EVENTS.iter().position(|x| x == e).unwrap_or(0) as u64);
             }
@@ -217,7 +218,7 @@ fn read_case(r: &mut R, n: usize) -> Res<Case> {
     let k = r.len()?;
     let mut seen = Vec::with_capacity(k);
     for _ in 0..k {
-        seen.push((r.u()?, r.u32()?));
+        seen.push(r.u()?);
     }
     let facts = match r.u()? {
         0 => {
@@ -249,16 +250,19 @@ fn read_case(r: &mut R, n: usize) -> Res<Case> {
             for _ in 0..k {
                 reviews.push((r.i()?, r.b()?));
             }
-            Facts::Application(Application {
-                submit,
-                accept,
-                complete,
+            let more = ApplicationMore {
                 withdrawn,
                 other,
                 steps,
                 onsite_steps,
                 collected,
                 reviews,
+            };
+            Facts::Application(Application {
+                submit,
+                accept,
+                complete,
+                more: (more != ApplicationMore::default()).then(|| Box::new(more)),
             })
         }
         1 => {
@@ -269,7 +273,6 @@ fn read_case(r: &mut R, n: usize) -> Res<Case> {
                     channel: r.sym(n)?,
                 })
             })?;
-            let answer = r.opt_i()?;
             let first_dispatch = r.pick(|r| {
                 Ok(DispatchA {
                     limit: r.u32()?,
@@ -277,12 +280,13 @@ fn read_case(r: &mut R, n: usize) -> Res<Case> {
                 })
             })?;
             let last_dispatch = r.pick(|r| r.sym(n))?;
+            let last_close = r.opt_i()?;
+            let answer = r.opt_i()?;
             let k = r.len()?;
             let mut signs = Vec::with_capacity(k);
             for _ in 0..k {
                 signs.push(r.i()?);
             }
-            let last_close = r.opt_i()?;
             let last_reopen = r.opt_i()?;
             let extra_days = r.u32()?;
             let k = r.len()?;
@@ -294,16 +298,19 @@ fn read_case(r: &mut R, n: usize) -> Res<Case> {
                     .ok_or(SnapshotError::Corrupt("unknown order event"))?;
                 events.push((t, e));
             }
-            Facts::WorkOrder(WorkOrder {
-                register,
+            let more = WorkOrderMore {
                 answer,
-                first_dispatch,
-                last_dispatch,
                 signs,
-                last_close,
                 last_reopen,
                 extra_days,
                 events,
+            };
+            Facts::WorkOrder(WorkOrder {
+                register,
+                first_dispatch,
+                last_dispatch,
+                last_close,
+                more: (more != WorkOrderMore::default()).then(|| Box::new(more)),
             })
         }
         _ => return Err(SnapshotError::Corrupt("unknown case kind")),
@@ -338,18 +345,13 @@ impl Engine {
         for s in strings {
             w.s(s);
         }
-        let mut sources: Vec<_> = self.cases.iter().collect();
-        sources.sort_by_key(|(s, _)| **s);
-        w.u(sources.len() as u64);
-        for (src, cases) in sources {
-            w.sym(*src);
-            let mut ids: Vec<_> = cases.iter().collect();
-            ids.sort_by(|a, b| a.0.cmp(b.0));
-            w.u(ids.len() as u64);
-            for (id, c) in ids {
-                w.s(id);
-                write_case(&mut w, c);
-            }
+        let mut cases: Vec<_> = self.cases.iter().collect();
+        cases.sort_unstable_by_key(|(k, _)| **k);
+        w.u(cases.len() as u64);
+        for (k, c) in cases {
+            w.u((*k >> 64) as u64);
+            w.u(*k as u64);
+            write_case(&mut w, c);
         }
         let mut cells: Vec<_> = self
             .store
@@ -413,16 +415,12 @@ impl Engine {
             }
         }
         let n = interner.strings().len();
-        let mut cases: FastMap<Sym, FastMap<Box<str>, Case>> = FastMap::default();
-        for _ in 0..r.len()? {
-            let src = r.sym(n)?;
-            let k = r.len()?;
-            let m = cases.entry(src).or_default();
-            m.reserve(k);
-            for _ in 0..k {
-                let id = r.s()?.into_boxed_str();
-                m.insert(id, read_case(&mut r, n)?);
-            }
+        let k = r.len()?;
+        let mut cases: FastMap<u128, Case> = FastMap::default();
+        cases.reserve(k);
+        for _ in 0..k {
+            let key = ((r.u()? as u128) << 64) | r.u()? as u128;
+            cases.insert(key, read_case(&mut r, n)?);
         }
         let mut store = Store::default();
         for _ in 0..r.len()? {
