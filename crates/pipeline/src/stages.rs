@@ -40,6 +40,9 @@ pub struct StageContext {
     revoked: Mutex<Vec<(String, i32)>>,
     progress: Arc<Progress>,
     assigned: std::sync::atomic::AtomicBool,
+    /// The stage's producer: flushed when partitions are revoked, so that everything this
+    /// instance wrote for them lands before the next owner writes (partition order).
+    producer: FutureProducer,
 }
 
 impl ClientContext for StageContext {
@@ -60,7 +63,11 @@ impl ConsumerContext for StageContext {
     fn pre_rebalance(&self, _c: &BaseConsumer<Self>, r: &Rebalance<'_>) {
         match r {
             Rebalance::Revoke(tpl) => {
+                use rdkafka::producer::Producer;
                 self.progress.rebalances_revoke.fetch_add(1, Relaxed);
+                if let Err(e) = self.producer.flush(Duration::from_secs(30)) {
+                    tracing::warn!(error = %e, "flushing before giving up partitions");
+                }
                 let mut v = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
                 let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
                 for e in tpl.elements() {
@@ -89,12 +96,14 @@ fn consumer(
     stage: &str,
     topics: &[&str],
     progress: &Arc<Progress>,
+    producer: &FutureProducer,
 ) -> Result<StreamConsumer<StageContext>, KafkaError> {
     let c: StreamConsumer<StageContext> =
         consumer_config(cfg, stage).create_with_context(StageContext {
             revoked: Mutex::new(Vec::new()),
             progress: progress.clone(),
             assigned: std::sync::atomic::AtomicBool::new(false),
+            producer: producer.clone(),
         })?;
     c.subscribe(topics)?;
     Ok(c)
@@ -200,7 +209,7 @@ pub async fn normalize_stage(
         })
         .collect();
     let topics: Vec<&str> = cfg.sources.iter().map(|s| s.topic.as_str()).collect();
-    let c = consumer(&cfg, "normalize", &topics, &progress)?;
+    let c = consumer(&cfg, "normalize", &topics, &progress, &producer)?;
     let mut out = Pending::new(producer);
     let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
@@ -375,7 +384,13 @@ pub async fn engine_stage(
     progress: Arc<Progress>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
-    let c = consumer(&cfg, "engine", &[&cfg.topics.normalized], &progress)?;
+    let c = consumer(
+        &cfg,
+        "engine",
+        &[&cfg.topics.normalized],
+        &progress,
+        &producer,
+    )?;
     let parts = partition_count(&producer, &cfg.topics.partials)?;
     let mut out = Pending::new(producer);
     let mut engines: BTreeMap<i32, Engine> = BTreeMap::new();
@@ -426,6 +441,10 @@ pub async fn engine_stage(
         }
         let stop = stopping(&shutdown);
         if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            // Never publish for partitions given up since the last look.
+            for (_, p) in c.context().take_revoked() {
+                engines.remove(&p);
+            }
             let mut n = 0u64;
             for (p, e) in engines.iter_mut() {
                 for partial in e.take_partials(*p) {
@@ -500,7 +519,13 @@ pub async fn totals_stage(
     let labels = LabelSet::new(&cfg.metrics.labels, cfg.metrics.max_series);
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut changed = false;
-    let c = consumer(&cfg, "totals", &[&cfg.topics.partials], &progress)?;
+    let c = consumer(
+        &cfg,
+        "totals",
+        &[&cfg.topics.partials],
+        &progress,
+        &producer,
+    )?;
     // Totals partition q publishes to partition q of the aggregates topics, so that a restarted
     // stage can read back exactly what it owns.
     let parts = partition_count(&producer, &cfg.topics.partials)?;
@@ -559,6 +584,11 @@ pub async fn totals_stage(
         }
         let stop = stopping(&shutdown);
         if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            // Never publish for partitions given up since the last look.
+            for (_, p) in c.context().take_revoked() {
+                totals.remove(&p);
+                changed = true;
+            }
             let mut n = 0u64;
             for (q, t) in totals.iter_mut() {
                 if let Some(w) = t.watermark() {
