@@ -1,17 +1,41 @@
 //! The canonical JSON rendering of aggregate records (metrics.md, "Canonical JSON rendering").
 
-use govstream_proto::v1::{aggregate_record::Counters, AggregateRecord, Family, Granularity};
+use govstream_proto::v1::{
+    aggregate_record::Counters, AggregateKey, AggregateRecord, DurationHistogram, Family,
+    Granularity,
+};
 use std::fmt::Write;
 
+/// A JSON string literal: raw UTF-8, escaping only what JSON requires (as serde_json does).
 fn push_str(out: &mut String, s: &str) {
-    // serde_json writes raw UTF-8 and escapes only what JSON requires.
-    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned()));
+    out.push('"');
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
 }
 
 /// One line, without the trailing newline: compact, raw UTF-8, keys in the spec's order.
 pub fn canonical_json(r: &AggregateRecord) -> String {
     let mut out = String::with_capacity(400);
-    let key = r.key.clone().unwrap_or_default();
+    let no_key = AggregateKey::default();
+    let key = r.key.as_ref().unwrap_or(&no_key);
     let family = match key.family() {
         Family::Application => "application",
         Family::Hotline => "hotline",
@@ -81,7 +105,8 @@ pub fn canonical_json(r: &AggregateRecord) -> String {
         let _ = write!(out, "\"{name}\":{v}");
     }
     out.push_str("},\"duration\":{\"buckets\":[");
-    let h = r.duration.clone().unwrap_or_default();
+    let no_hist = DurationHistogram::default();
+    let h = r.duration.as_ref().unwrap_or(&no_hist);
     for (i, b) in h.cumulative_counts.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -92,4 +117,25 @@ pub fn canonical_json(r: &AggregateRecord) -> String {
     out.push_str(&serde_json::to_string(&h.sum).unwrap_or_else(|_| "0".to_owned()));
     let _ = write!(out, ",\"count\":{}}}}}", h.count);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "库尔勒市",
+            "a\"b",
+            "back\\slash",
+            "nl\ncr\rtab\t",
+            "\u{1}\u{1f}\u{8}\u{c}",
+            "\u{7f}é",
+        ] {
+            let mut out = String::new();
+            super::push_str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
 }
