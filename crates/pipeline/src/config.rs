@@ -150,6 +150,9 @@ pub struct PipelineConfig {
     pub flush_interval_ms: u64,
     /// Largest batch of records a stage handles between flushes.
     pub max_batch: usize,
+    /// How often the totals stage publishes changed aggregates (milliseconds). Each publication
+    /// re-renders the keys that changed, so it is paced apart from the flushes.
+    pub publish_interval_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -157,6 +160,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             flush_interval_ms: 500,
             max_batch: 10_000,
+            publish_interval_ms: 2_000,
         }
     }
 }

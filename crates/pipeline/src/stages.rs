@@ -113,13 +113,15 @@ fn consumer(
 struct Pending {
     producer: FutureProducer,
     futures: Vec<DeliveryFuture>,
+    progress: Arc<Progress>,
 }
 
 impl Pending {
-    fn new(producer: FutureProducer) -> Pending {
+    fn new(producer: FutureProducer, progress: &Arc<Progress>) -> Pending {
         Pending {
             producer,
             futures: Vec::new(),
+            progress: progress.clone(),
         }
     }
 
@@ -142,7 +144,11 @@ impl Pending {
 
     /// Waits until every enqueued record is acknowledged by the broker.
     async fn flush(&mut self) -> Result<(), KafkaError> {
-        for f in self.futures.drain(..) {
+        for (i, f) in self.futures.drain(..).enumerate() {
+            if i % 1000 == 999 {
+                // Waiting for acknowledgements is work in progress, not idleness.
+                self.progress.touch();
+            }
             match f.await {
                 Ok(Ok(_)) => {}
                 Ok(Err((e, _))) => return Err(e),
@@ -210,7 +216,7 @@ pub async fn normalize_stage(
         .collect();
     let topics: Vec<&str> = cfg.sources.iter().map(|s| s.topic.as_str()).collect();
     let c = consumer(&cfg, "normalize", &topics, &progress, &producer)?;
-    let mut out = Pending::new(producer);
+    let mut out = Pending::new(producer, &progress);
     let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
     let mut last_flush = Instant::now();
@@ -308,7 +314,10 @@ pub async fn normalize_stage(
                 for ((t, p), o) in &offsets {
                     tpl.add_partition_offset(t, *p, Offset::Offset(o + 1))?;
                 }
-                match c.commit(&tpl, rdkafka::consumer::CommitMode::Sync) {
+                // Blocking calls leave the async worker to the other stages meanwhile.
+                match tokio::task::block_in_place(|| {
+                    c.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+                }) {
                     Ok(()) => {
                         progress.commits_ok.fetch_add(1, Relaxed);
                     }
@@ -392,7 +401,7 @@ pub async fn engine_stage(
         &producer,
     )?;
     let parts = partition_count(&producer, &cfg.topics.partials)?;
-    let mut out = Pending::new(producer);
+    let mut out = Pending::new(producer, &progress);
     let mut engines: BTreeMap<i32, Engine> = BTreeMap::new();
     let mut last_size = Instant::now() - Duration::from_secs(60);
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
@@ -517,6 +526,8 @@ pub async fn totals_stage(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
     let labels = LabelSet::new(&cfg.metrics.labels, cfg.metrics.max_series);
+    let publish_every = Duration::from_millis(cfg.pipeline.publish_interval_ms);
+    let mut last_publish = Instant::now();
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut changed = false;
     let c = consumer(
@@ -538,7 +549,7 @@ pub async fn totals_stage(
             ));
         }
     }
-    let mut out = Pending::new(producer);
+    let mut out = Pending::new(producer, &progress);
     let mut totals: BTreeMap<i32, Totals> = BTreeMap::new();
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
     let mut last_flush = Instant::now();
@@ -555,15 +566,29 @@ pub async fn totals_stage(
             progress.touch();
             batch_started.get_or_insert_with(Instant::now);
             let q = m.partition();
-            if let std::collections::btree_map::Entry::Vacant(slot) = totals.entry(q) {
-                let mut t = Totals::new(offset_s);
-                let n = read_back(&cfg, q, &mut t)?;
+            if !totals.contains_key(&q) {
+                // Restore every newly assigned partition in one pass (one silence window).
+                let mut new: Vec<i32> = match c.assignment() {
+                    Ok(tpl) => tpl
+                        .elements()
+                        .iter()
+                        .map(|e| e.partition())
+                        .filter(|p| !totals.contains_key(p))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                if !new.contains(&q) {
+                    new.push(q);
+                }
+                let mut fresh: BTreeMap<i32, Totals> =
+                    new.iter().map(|p| (*p, Totals::new(offset_s))).collect();
+                let n = tokio::task::block_in_place(|| read_back(&cfg, &mut fresh))?;
                 tracing::info!(
-                    partition = q,
+                    partitions = ?new,
                     restored = n,
-                    "totals partition assigned; rebuilding from the partials topic"
+                    "totals partitions assigned; rebuilding from the partials topic"
                 );
-                slot.insert(t);
+                totals.extend(fresh);
             }
             let Some(t) = totals.get_mut(&q) else {
                 continue;
@@ -590,14 +615,23 @@ pub async fn totals_stage(
                 changed = true;
             }
             let mut n = 0u64;
+            // Publishing re-renders every changed key: done at its own, slower pace.
+            let publish_now = stop || last_publish.elapsed() >= publish_every;
             for (q, t) in totals.iter_mut() {
                 if let Some(w) = t.watermark() {
                     progress.watermark_us.fetch_max(w, Relaxed);
                 }
-                for u in t.take_updates() {
+                if !publish_now {
+                    continue;
+                }
+                let updates = t.take_updates();
+                for u in updates {
                     publish(&cfg, &mut out, *q, &u).await?;
                     n += 1;
                 }
+            }
+            if publish_now {
+                last_publish = Instant::now();
             }
             out.flush().await?;
             if n > 0 {
@@ -669,7 +703,7 @@ pub fn key_json(k: &pb::AggregateKey) -> String {
 
 /// Reads partition `q` of the aggregates topic from its start into `t` (what is already
 /// published). The end is detected by silence, as some brokers report unreliable watermarks.
-fn read_back(cfg: &Config, q: i32, t: &mut Totals) -> Result<u64, KafkaError> {
+fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, KafkaError> {
     use rdkafka::consumer::BaseConsumer;
     let c: BaseConsumer = crate::kafka::client_config(cfg)
         .set(
@@ -679,9 +713,12 @@ fn read_back(cfg: &Config, q: i32, t: &mut Totals) -> Result<u64, KafkaError> {
         .set("enable.auto.commit", "false")
         .create()?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&cfg.topics.aggregates, q, Offset::Beginning)?;
+    for q in totals.keys() {
+        tpl.add_partition_offset(&cfg.topics.aggregates, *q, Offset::Beginning)?;
+    }
     c.assign(&tpl)?;
-    let mut latest: BTreeMap<Vec<u8>, Option<pb::AggregateRecord>> = BTreeMap::new();
+    drop(tpl);
+    let mut latest: BTreeMap<(i32, Vec<u8>), Option<pb::AggregateRecord>> = BTreeMap::new();
     let mut quiet_since = Instant::now();
     while quiet_since.elapsed() < Duration::from_millis(1500) {
         match c.poll(Duration::from_millis(100)) {
@@ -691,16 +728,18 @@ fn read_back(cfg: &Config, q: i32, t: &mut Totals) -> Result<u64, KafkaError> {
                 let rec = m
                     .payload()
                     .and_then(|p| pb::AggregateRecord::decode(p).ok());
-                latest.insert(key, rec);
+                latest.insert((m.partition(), key), rec);
             }
             Some(Err(e)) => tracing::warn!(error = %e, "reading back the aggregates topic"),
             None => {}
         }
     }
     let mut n = 0;
-    for r in latest.into_values().flatten() {
-        t.restore_published(&r);
-        n += 1;
+    for ((q, _), r) in latest {
+        if let (Some(t), Some(r)) = (totals.get_mut(&q), r) {
+            t.restore_published(&r);
+            n += 1;
+        }
     }
     Ok(n)
 }
