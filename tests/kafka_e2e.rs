@@ -3,7 +3,7 @@
 //! independent client, equal `govstream replay` on the same records — also after SIGKILL and
 //! restart, and with two instances where one leaves midway. Every record sent is accounted for.
 
-use govstream_e2e::kafka::{produce_file, pyclient, write_config, Broker};
+use govstream_e2e::kafka::{produce_file, pyclient, write_config, write_config_with, Broker};
 use govstream_e2e::{govstream_bin, run, scratch};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -163,7 +163,8 @@ fn pipeline_on_a_real_broker_equals_replay() {
     workload(&dir, "4000", "5");
     let want = replay_lines(&dir);
     let broker = Broker::start();
-    let config = write_config(&dir, &broker, "e2e-basic");
+    // With Kafka transactions in the normalize stage (tansu supports them).
+    let config = write_config_with(&dir, &broker, "e2e-basic", true);
     let sent = produce_all(&broker, &dir);
     let stdout = finish(start(&config, "10"));
     assert!(stdout.contains("events applied"), "{stdout}");

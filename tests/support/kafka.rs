@@ -96,10 +96,16 @@ pub fn produce_file(broker: &Broker, topic: &str, file: &Path) -> u64 {
 
 /// A govstream configuration for `broker`, written to `dir/config.toml`.
 pub fn write_config(dir: &Path, broker: &Broker, group: &str) -> PathBuf {
+    write_config_with(dir, broker, group, false)
+}
+
+/// [`write_config`], with Kafka transactions in the normalize stage on or off.
+pub fn write_config_with(dir: &Path, broker: &Broker, group: &str, transactions: bool) -> PathBuf {
     let text = format!(
         r#"[kafka]
 brokers = "{}"
 group_prefix = "{group}"
+transactions = {transactions}
 
 [topics]
 normalized = "govstream.normalized.v1"

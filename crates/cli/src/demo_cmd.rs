@@ -74,6 +74,8 @@ pub fn run(a: Args) -> Result<()> {
                 brokers: brokers.clone(),
                 group_prefix: "govstream-demo".into(),
                 properties: Default::default(),
+                // The mock cluster keeps no transactional offsets.
+                transactions: false,
             },
             topics,
             sources: sources

@@ -34,6 +34,11 @@ pub struct KafkaConfig {
     /// Extra librdkafka properties for every client (security, timeouts, ...).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Write normalized events, rejections and the consumed offsets of the normalize stage in
+    /// Kafka transactions (exactly-once into those topics on brokers that support them). Off by
+    /// default: the final aggregates are exact either way (see ARCHITECTURE.md).
+    #[serde(default)]
+    pub transactions: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -27,6 +27,28 @@ pub fn producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
         .create()
 }
 
+/// A transactional producer for the normalize stage, initialized (blocking call).
+pub fn transactional_producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
+    let id = format!(
+        "{}-normalize-{}-{}",
+        cfg.kafka.group_prefix,
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let p: FutureProducer = client_config(cfg)
+        .set("enable.idempotence", "true")
+        .set("transactional.id", id)
+        .set("transaction.timeout.ms", "60000")
+        .set("linger.ms", "5")
+        .set("message.max.bytes", "10000000")
+        .create()?;
+    p.init_transactions(Duration::from_secs(30))?;
+    p.begin_transaction()?;
+    Ok(p)
+}
+
 /// Consumer settings shared by every stage: manual commits, earliest offsets, cooperative
 /// rebalancing.
 pub fn consumer_config(cfg: &Config, stage: &str) -> ClientConfig {

@@ -57,10 +57,18 @@ pub async fn run(
     let p = producer(&cfg)?;
     let offset_s = cal.offset_s();
     let mut tasks = tokio::task::JoinSet::new();
+    let normalize_producer = if cfg.kafka.transactions {
+        let c = cfg.clone();
+        tokio::task::spawn_blocking(move || crate::kafka::transactional_producer(&c))
+            .await
+            .map_err(|e| RunError::Join(e.to_string()))??
+    } else {
+        p.clone()
+    };
     tasks.spawn(normalize_stage(
         cfg.clone(),
         sources,
-        p.clone(),
+        normalize_producer,
         progress.clone(),
         stop_rx.clone(),
     ));

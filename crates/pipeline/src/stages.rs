@@ -206,6 +206,7 @@ pub async fn normalize_stage(
     progress: Arc<Progress>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
+    let transactional = cfg.kafka.transactions;
     let by_topic: HashMap<String, usize> = cfg
         .sources
         .iter()
@@ -315,11 +316,21 @@ pub async fn normalize_stage(
                     tpl.add_partition_offset(t, *p, Offset::Offset(o + 1))?;
                 }
                 // Blocking calls leave the async worker to the other stages meanwhile.
-                match tokio::task::block_in_place(|| {
-                    c.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
-                }) {
+                let result = tokio::task::block_in_place(|| {
+                    if transactional {
+                        commit_transaction(&c, &out.producer, &tpl)
+                    } else {
+                        c.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+                    }
+                });
+                match result {
                     Ok(()) => {
                         progress.commits_ok.fetch_add(1, Relaxed);
+                    }
+                    Err(e) if transactional => {
+                        progress.commits_failed.fetch_add(1, Relaxed);
+                        tracing::warn!(stage = "normalize", error = %e, "transaction failed; aborting and re-reading from the committed offsets");
+                        tokio::task::block_in_place(|| abort_and_rewind(&c, &out.producer))?;
                     }
                     Err(e) => {
                         progress.commits_failed.fetch_add(1, Relaxed);
@@ -343,6 +354,43 @@ pub async fn normalize_stage(
             return Ok(());
         }
     }
+}
+
+/// Commits the open transaction with the consumed offsets, then opens the next one.
+fn commit_transaction(
+    c: &StreamConsumer<StageContext>,
+    producer: &FutureProducer,
+    offsets: &TopicPartitionList,
+) -> Result<(), KafkaError> {
+    use rdkafka::producer::Producer;
+    let meta = c
+        .group_metadata()
+        .ok_or(KafkaError::MetadataFetch(RDKafkaErrorCode::InvalidGroupId))?;
+    let t = Duration::from_secs(30);
+    producer.send_offsets_to_transaction(offsets, &meta, t)?;
+    producer.commit_transaction(t)?;
+    producer.begin_transaction()
+}
+
+/// Aborts the open transaction and moves the consumer back to its committed offsets, so that
+/// the aborted records are produced again in the next transaction.
+fn abort_and_rewind(
+    c: &StreamConsumer<StageContext>,
+    producer: &FutureProducer,
+) -> Result<(), KafkaError> {
+    use rdkafka::producer::Producer;
+    let t = Duration::from_secs(30);
+    producer.abort_transaction(t)?;
+    let committed = c.committed(t)?;
+    for e in committed.elements() {
+        let offset = match e.offset() {
+            Offset::Offset(o) => Offset::Offset(o),
+            _ => Offset::Beginning,
+        };
+        c.seek(e.topic(), e.partition(), offset, t)?;
+    }
+    drop(committed);
+    producer.begin_transaction()
 }
 
 // ------------------------------------------------------------------------------------------
