@@ -47,11 +47,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::runtime()?;
     rt.block_on(async {
         let mock = MockKafka::new(1).context("starting the in-process Kafka")?;
         let brokers = mock.bootstrap();

@@ -40,6 +40,16 @@ enum Command {
     Inspect(inspect_cmd::Args),
 }
 
+/// The async runtime of the Kafka commands: two workers, like the machines it runs on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -1,7 +1,7 @@
 //! `govstream run`: the long-running Kafka pipeline.
 
 use crate::status::Status;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use govstream_pipeline::{Config, Progress, RunOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,11 +47,7 @@ pub fn run(a: Args) -> Result<()> {
         );
         return Ok(());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::runtime()?;
     rt.block_on(async {
         let progress = Arc::new(Progress::default());
         let (_tx, rx) = tokio::sync::watch::channel(false);

@@ -44,25 +44,9 @@ pub struct SourceOptions {
 
 impl SourceOptions {
     pub fn key(&self) -> Result<Arc<PseudonymKey>> {
-        if let Some(p) = &self.pseudonym_key_file {
-            let k = std::fs::read(p)
-                .with_context(|| format!("reading pseudonym key file {}", p.display()))?;
-            let k = k.trim_ascii().to_vec();
-            if k.len() < 16 {
-                bail!("pseudonym key in {} is shorter than 16 bytes", p.display());
-            }
-            return Ok(Arc::new(PseudonymKey::new(k)));
-        }
-        if let Ok(k) = std::env::var("GOVSTREAM_PSEUDONYM_KEY") {
-            if k.len() < 16 {
-                bail!("GOVSTREAM_PSEUDONYM_KEY is shorter than 16 bytes");
-            }
-            return Ok(Arc::new(PseudonymKey::new(k)));
-        }
-        tracing::warn!(
-            "no pseudonym key configured: using the public demo key; set --pseudonym-key-file or GOVSTREAM_PSEUDONYM_KEY in production"
-        );
-        Ok(Arc::new(PseudonymKey::new("govstream-demo-key-not-secret")))
+        Ok(govstream_pipeline::setup::pseudonym_key(
+            self.pseudonym_key_file.as_deref(),
+        )?)
     }
 
     /// Compiles the mapping of every `--source`, in the order given.

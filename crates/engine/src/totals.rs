@@ -97,6 +97,27 @@ impl Totals {
         Ok((fam, d))
     }
 
+    /// The family and interned dimensions of an aggregate key.
+    fn family_dims(&mut self, key: &pb::AggregateKey) -> (Family, Dims) {
+        let fam = if key.family() == pb::Family::Hotline {
+            Family::Hotline
+        } else {
+            Family::Application
+        };
+        let d3 = if fam == Family::Hotline {
+            &key.category
+        } else {
+            &key.item
+        };
+        let dims = [
+            self.interner.intern(&key.region),
+            self.interner.intern(&key.dept),
+            self.interner.intern(d3),
+            self.interner.intern(&key.channel),
+        ];
+        (fam, dims)
+    }
+
     /// Folds one partial in (replacing the previous value from the same partition).
     pub fn apply(&mut self, p: &pb::Partial) -> Result<(), PartialError> {
         let part = p.source_partition;
@@ -151,25 +172,10 @@ impl Totals {
     /// a later `take_updates` then replaces or deletes those records as needed, so a restarted
     /// stage also removes keys that a previous incarnation published and that no longer exist.
     pub fn restore_published(&mut self, record: &pb::AggregateRecord) {
-        let Some(key) = record.key.clone() else {
+        let Some(key) = record.key.as_ref() else {
             return;
         };
-        let fam = if key.family() == pb::Family::Hotline {
-            Family::Hotline
-        } else {
-            Family::Application
-        };
-        let d3 = if fam == Family::Hotline {
-            &key.category
-        } else {
-            &key.item
-        };
-        let dims = [
-            self.interner.intern(&key.region),
-            self.interner.intern(&key.dept),
-            self.interner.intern(d3),
-            self.interner.intern(&key.channel),
-        ];
+        let (fam, dims) = self.family_dims(key);
         self.published
             .entry((fam, dims))
             .or_default()
@@ -203,22 +209,7 @@ impl Totals {
         let mut fresh: FastMap<(Family, Dims), Published> = FastMap::default();
         for r in records {
             let key = r.key.clone().unwrap_or_default();
-            let fam = if key.family() == pb::Family::Hotline {
-                Family::Hotline
-            } else {
-                Family::Application
-            };
-            let d3 = if fam == Family::Hotline {
-                &key.category
-            } else {
-                &key.item
-            };
-            let dims = [
-                self.interner.intern(&key.region),
-                self.interner.intern(&key.dept),
-                self.interner.intern(d3),
-                self.interner.intern(&key.channel),
-            ];
+            let (fam, dims) = self.family_dims(&key);
             fresh
                 .entry((fam, dims))
                 .or_default()

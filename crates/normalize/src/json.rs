@@ -276,7 +276,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize, record: Option<Option<u32>>) -> Result<(), JsonError> {
+    /// Parses `{ "key": value, ... }`; `member` is called after each `:` to parse the value.
+    fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
         self.i += 1;
         self.ws();
         if self.peek() == Some(b'}') {
@@ -292,21 +296,7 @@ impl<'a> Parser<'a> {
             self.ws();
             self.expect(b':', "expected `:`")?;
             self.ws();
-            match record {
-                Some(parent) if depth <= 1 => {
-                    let idx = self.out.members.len() as u32;
-                    self.out.members.push(Member {
-                        parent,
-                        key,
-                        value: JsonValue::Null,
-                    });
-                    let v = self.value(depth + 1, Some(Some(idx)))?;
-                    self.out.members[idx as usize].value = v;
-                }
-                _ => {
-                    self.value(depth + 1, None)?;
-                }
-            }
+            member(self, key)?;
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -317,6 +307,27 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.err("expected `,` or `}`")),
             }
         }
+    }
+
+    fn object(&mut self, depth: usize, record: Option<Option<u32>>) -> Result<(), JsonError> {
+        self.members(|p, key| {
+            match record {
+                Some(parent) if depth <= 1 => {
+                    let idx = p.out.members.len() as u32;
+                    p.out.members.push(Member {
+                        parent,
+                        key,
+                        value: JsonValue::Null,
+                    });
+                    let v = p.value(depth + 1, Some(Some(idx)))?;
+                    p.out.members[idx as usize].value = v;
+                }
+                _ => {
+                    p.value(depth + 1, None)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// The top-level object, recording indexed members into slots.
@@ -325,21 +336,7 @@ impl<'a> Parser<'a> {
         index: &FieldIndex,
         slots: &mut Slots<'a>,
     ) -> Result<(), JsonError> {
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a key"));
-            }
-            let key = self.string()?;
-            self.ws();
-            self.expect(b':', "expected `:`")?;
-            self.ws();
+        self.members(|p, key| {
             let (slot, group) = index.top.get(key.as_ref()).copied().unwrap_or((None, None));
             if let Some(g) = group {
                 // A repeated parent key replaces the earlier one's nested members.
@@ -348,61 +345,24 @@ impl<'a> Parser<'a> {
                 }
             }
             let v = match group {
-                Some(g) if self.peek() == Some(b'{') => {
-                    self.nested_object(&index.groups[g as usize], slots)?;
+                Some(g) if p.peek() == Some(b'{') => {
+                    let keys = &index.groups[g as usize];
+                    p.members(|p, key| {
+                        let v = p.value(2, None)?;
+                        if let Some(&s) = keys.get(key.as_ref()) {
+                            slots[s as usize] = Some(v);
+                        }
+                        Ok(())
+                    })?;
                     JsonValue::Object
                 }
-                _ => self.value(1, None)?,
+                _ => p.value(1, None)?,
             };
             if let Some(s) = slot {
                 slots[s as usize] = Some(v);
             }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err("expected `,` or `}`")),
-            }
-        }
-    }
-
-    fn nested_object(
-        &mut self,
-        keys: &KeyMap<u16>,
-        slots: &mut Slots<'a>,
-    ) -> Result<(), JsonError> {
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a key"));
-            }
-            let key = self.string()?;
-            self.ws();
-            self.expect(b':', "expected `:`")?;
-            self.ws();
-            let v = self.value(2, None)?;
-            if let Some(&s) = keys.get(key.as_ref()) {
-                slots[s as usize] = Some(v);
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err("expected `,` or `}`")),
-            }
-        }
+            Ok(())
+        })
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {

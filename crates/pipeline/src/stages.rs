@@ -243,15 +243,7 @@ pub async fn normalize_stage(
                     });
                     let key = format!("{}|{}", ev.source, ev.case_id);
                     let value = ev.encode_to_vec();
-                    let headers = OwnedHeaders::new()
-                        .insert(Header {
-                            key: "govstream-source",
-                            value: Some(src.name()),
-                        })
-                        .insert(Header {
-                            key: "govstream-origin",
-                            value: Some(&origin),
-                        });
+                    let headers = lineage(src.name(), &origin);
                     out.send(
                         FutureRecord::to(&cfg.topics.normalized)
                             .key(key.as_bytes())
@@ -273,19 +265,10 @@ pub async fn normalize_stage(
                         original: payload.to_vec(),
                     };
                     let value = env.encode_to_vec();
-                    let headers = OwnedHeaders::new()
-                        .insert(Header {
-                            key: "govstream-reason",
-                            value: Some(rej.reason.code()),
-                        })
-                        .insert(Header {
-                            key: "govstream-source",
-                            value: Some(src.name()),
-                        })
-                        .insert(Header {
-                            key: "govstream-origin",
-                            value: Some(&origin),
-                        });
+                    let headers = lineage(src.name(), &origin).insert(Header {
+                        key: "govstream-reason",
+                        value: Some(rej.reason.code()),
+                    });
                     out.send(
                         FutureRecord::to(&cfg.topics.dead_letter)
                             .key(origin.as_bytes())
@@ -354,6 +337,19 @@ pub async fn normalize_stage(
             return Ok(());
         }
     }
+}
+
+/// The headers every normalize-stage output carries: its source and upstream position.
+fn lineage(source: &str, origin: &str) -> OwnedHeaders {
+    OwnedHeaders::new()
+        .insert(Header {
+            key: "govstream-source",
+            value: Some(source),
+        })
+        .insert(Header {
+            key: "govstream-origin",
+            value: Some(origin),
+        })
 }
 
 /// Commits the open transaction with the consumed offsets, then opens the next one.
