@@ -9,6 +9,11 @@ pub struct FastHasher(u64);
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
 impl FastHasher {
+    /// A hasher with its own starting state (for independent hashes of the same bytes).
+    pub fn with_seed(seed: u64) -> FastHasher {
+        FastHasher(seed)
+    }
+
     #[inline]
     fn add(&mut self, v: u64) {
         self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);

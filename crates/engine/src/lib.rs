@@ -191,7 +191,7 @@ impl Engine {
     pub fn apply(&mut self, ev: &pb::CaseEvent) -> Applied {
         let t = ev.event_time_us;
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
-        let rid = stable_hash(ev.record_id.as_bytes());
+        let rid = rid_hash(&ev.record_id);
         let fp = content_fingerprint(ev);
         let kind = ev.case_kind();
         let is_app = match kind {
@@ -350,20 +350,21 @@ impl Engine {
 fn case_key(source: &str, case_id: &str) -> u128 {
     use std::hash::Hasher;
     let mut a = fasthash::FastHasher::default();
-    a.write(source.as_bytes());
-    a.write_u8(0xff);
-    a.write(case_id.as_bytes());
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in source
-        .as_bytes()
-        .iter()
-        .chain(&[0xff])
-        .chain(case_id.as_bytes())
-    {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut b = fasthash::FastHasher::with_seed(0x9e37_79b9_7f4a_7c15);
+    for h in [&mut a, &mut b] {
+        h.write(source.as_bytes());
+        h.write_u8(0xff);
+        h.write(case_id.as_bytes());
     }
-    ((h as u128) << 64) | a.finish() as u128
+    ((b.finish() as u128) << 64) | a.finish() as u128
+}
+
+/// A record id's hash for deduplication (stable across processes, kept in snapshots).
+fn rid_hash(record_id: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = fasthash::FastHasher::with_seed(0x2545_f491_4f6c_dd1d);
+    h.write(record_id.as_bytes());
+    h.finish()
 }
 
 /// Removes the items present in both lists (as multisets).
