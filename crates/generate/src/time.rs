@@ -13,39 +13,18 @@ pub(crate) const DAY: i64 = 86_400;
 pub(crate) const OPEN: i64 = 9 * HOUR;
 pub(crate) const CLOSE: i64 = 18 * HOUR;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+/// Days since 1970-01-01 of a civil date (the calendar crate's arithmetic, in this crate's i64).
 pub(crate) fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y as i64 - 1 } else { y as i64 };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    govstream_calendar::civil::days_from_civil(y, m, d) as i64
 }
 
-/// The date of a day count.
-#[inline]
+/// The civil date of a day count.
 pub(crate) fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+    govstream_calendar::civil::civil_from_days(z as i32)
 }
 
 pub(crate) fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
+    govstream_calendar::civil::days_in_month(y, m)
 }
 
 #[inline]
@@ -58,75 +37,33 @@ pub(crate) fn time_of_day(t: i64) -> i64 {
     t.rem_euclid(DAY)
 }
 
-/// Monday = 0 … Sunday = 6.
-#[inline]
-pub(crate) fn weekday(day: i64) -> u32 {
-    (day + 3).rem_euclid(7) as u32
-}
-
-/// Public holidays and make-up working days (调休上班), national (State Council notices
-/// 2020–2026) plus the Xinjiang overlay (肉孜节, 古尔邦节) for the years whose notices are known,
-/// as in the project's calendar data. `MMDD` lists per year.
-const HOLIDAYS: &[(i32, &str)] = &[
-    (2020, "0101 0124 0125 0126 0127 0128 0129 0130 0131 0201 0202 0404 0405 0406 0501 0502 0503 0504 0505 0625 0626 0627 1001 1002 1003 1004 1005 1006 1007 1008"),
-    (2021, "0101 0102 0103 0211 0212 0213 0214 0215 0216 0217 0403 0404 0405 0501 0502 0503 0504 0505 0612 0613 0614 0919 0920 0921 1001 1002 1003 1004 1005 1006 1007"),
-    (2022, "0101 0102 0103 0131 0201 0202 0203 0204 0205 0206 0403 0404 0405 0430 0501 0502 0503 0504 0603 0604 0605 0910 0911 0912 1001 1002 1003 1004 1005 1006 1007 1231 0505 0709 0710 0711 0712 0713"),
-    (2023, "0101 0102 0121 0122 0123 0124 0125 0126 0127 0405 0429 0430 0501 0502 0503 0622 0623 0624 0929 0930 1001 1002 1003 1004 1005 1006 1230 1231 0421 0628 0629 0630"),
-    (2024, "0101 0210 0211 0212 0213 0214 0215 0216 0217 0404 0405 0406 0501 0502 0503 0504 0505 0610 0915 0916 0917 1001 1002 1003 1004 1005 1006 1007"),
-    (2025, "0101 0128 0129 0130 0131 0201 0202 0203 0204 0404 0405 0406 0501 0502 0503 0504 0505 0531 0601 0602 1001 1002 1003 1004 1005 1006 1007 1008 0329 0330 0331 0606 0607 0608 0609 0610"),
-    (2026, "0101 0102 0103 0215 0216 0217 0218 0219 0220 0221 0222 0223 0404 0405 0406 0501 0502 0503 0504 0505 0619 0620 0621 0925 0926 0927 1001 1002 1003 1004 1005 1006 1007"),
-];
-const MAKEUP: &[(i32, &str)] = &[
-    (2020, "0119 0426 0509 0628 0927 1010"),
-    (2021, "0207 0220 0425 0508 0918 0926 1009"),
-    (2022, "0129 0130 0402 0424 0507 1008 1009"),
-    (2023, "0128 0129 0423 0506 0625 1007 1008"),
-    (2024, "0204 0218 0407 0428 0511 0914 0929 1012"),
-    (2025, "0126 0208 0427 0928 1011"),
-    (2026, "0104 0214 0228 0509 0920 1010"),
-];
-
-fn parse_days(table: &[(i32, &str)]) -> Vec<i64> {
-    let mut v: Vec<i64> = table
-        .iter()
-        .flat_map(|&(y, list)| {
-            list.split_ascii_whitespace().map(move |md| {
-                let n: u32 = md.parse().expect("MMDD");
-                days_from_civil(y, n / 100, n % 100)
-            })
-        })
-        .collect();
-    v.sort_unstable();
-    v
-}
-
 /// Working days: a bitmap over the generator's span, the rule (Mon–Fri, holidays, make-up days)
 /// outside it.
 #[derive(Clone, Debug)]
 pub(crate) struct Calendar {
     first: i64,
     work: Vec<bool>,
-    holidays: Vec<i64>,
-    makeup: Vec<i64>,
+    bundled: std::sync::Arc<govstream_calendar::Calendar>,
 }
 
 impl Calendar {
     pub(crate) fn new(first: i64, len: usize) -> Calendar {
+        // The project's bundled calendar, with the Xinjiang overlay: the generated prefecture is
+        // in Xinjiang (65xxxx).
+        let bundled = std::sync::Arc::new(govstream_calendar::Calendar::bundled());
         let mut c = Calendar {
             first,
             work: Vec::new(),
-            holidays: parse_days(HOLIDAYS),
-            makeup: parse_days(MAKEUP),
+            bundled,
         };
         c.work = (0..len as i64).map(|i| c.rule(first + i)).collect();
         c
     }
 
     fn rule(&self, day: i64) -> bool {
-        if self.makeup.binary_search(&day).is_ok() {
-            return true;
-        }
-        weekday(day) < 5 && self.holidays.binary_search(&day).is_err()
+        self.bundled
+            .for_region("652800")
+            .is_working(govstream_calendar::Day(day as i32))
     }
 
     #[inline]
@@ -407,7 +344,10 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), z);
         }
         assert_eq!(days_from_civil(2020, 1, 1), 18_262);
-        assert_eq!(weekday(days_from_civil(2020, 7, 15)), 2); // a Wednesday
+        assert_eq!(
+            govstream_calendar::Day(days_from_civil(2020, 7, 15) as i32).weekday(),
+            2
+        ); // a Wednesday
         let t = days_from_civil(2020, 7, 15) * DAY + 10 * HOUR + 21 * MIN + 33;
         let mut b = Vec::new();
         push_onenet(&mut b, t);
