@@ -170,6 +170,51 @@ fn pipeline_on_a_real_broker_equals_replay() {
     assert!(stdout.contains("events applied"), "{stdout}");
     assert_same(&final_aggregates(&broker), &want);
     assert_accounted(&broker, sent);
+    // The protobuf topic, read back by `govstream inspect`, holds the same records.
+    let o = run(&[
+        "inspect",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        "govstream.aggregates.v1",
+        "--kind",
+        "aggregates",
+        "--final",
+        "--idle",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut got: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    got.sort();
+    assert_same(&got, &want);
+    // The dead-letter topic holds every rejected record, with its reason.
+    let o = run(&[
+        "inspect",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        "govstream.dlq.v1",
+        "--kind",
+        "dlq",
+        "--idle",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dlq: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rejected = std::fs::read_to_string(dir.join("replay/rejected.ndjson"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(dlq.len(), rejected);
+    assert!(dlq
+        .iter()
+        .all(|r| r["reason"].as_str().is_some_and(|s| !s.is_empty())));
 }
 
 #[test]
