@@ -134,16 +134,22 @@ pub fn application_dims(a: &Application) -> Dims {
     out
 }
 
-pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<Item>) {
-    let dims = application_dims(a);
-    let rc = cal.for_region(region);
-    let count = |out: &mut Vec<Item>, t: i64, counter: u8| {
+/// Pushes +1 on a counter in the DAY window of an instant, for one case's dimensions.
+fn counter(rc: &RegionCalendar, dims: Dims) -> impl Fn(&mut Vec<Item>, i64, u8) + '_ {
+    move |out, t, counter| {
         out.push(Item::Count {
             day: day(rc, t),
             dims,
             counter,
         })
-    };
+    }
+}
+
+/// An application's contribution; `dims` are its resolved dimensions ([`application_dims`]) and
+/// `region` the string of `dims[0]`, which selects the calendar.
+pub fn application(a: &Application, cal: &Calendar, dims: Dims, region: &str, out: &mut Vec<Item>) {
+    let rc = cal.for_region(region);
+    let count = counter(rc, dims);
     if let Some(s) = &a.submit {
         count(out, s.at, app::SUBMITTED);
     }
@@ -230,15 +236,10 @@ pub fn application(a: &Application, cal: &Calendar, region: &str, out: &mut Vec<
     }
 }
 
-pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, out: &mut Vec<Item>, region: &str) {
+/// A work order's contribution; `region` is the string of `dims[0]`, which selects the calendar.
+pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, region: &str, out: &mut Vec<Item>) {
     let rc = cal.for_region(region);
-    let count = |out: &mut Vec<Item>, t: i64, counter: u8| {
-        out.push(Item::Count {
-            day: day(rc, t),
-            dims,
-            counter,
-        })
-    };
+    let count = counter(rc, dims);
     if let Some(r) = &o.register {
         count(out, r.at, hot::RECEIVED);
     }

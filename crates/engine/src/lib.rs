@@ -429,7 +429,7 @@ fn contribution(
     match f {
         Facts::Application(a) => {
             let dims = contrib::application_dims(a);
-            contrib::application(a, cal, interner.get(dims[0]), out)
+            contrib::application(a, cal, dims, interner.get(dims[0]), out)
         }
         Facts::WorkOrder(o) => {
             let reg = o.register.as_ref();
@@ -439,7 +439,7 @@ fn contribution(
                 reg.map_or(Sym::EMPTY, |r| r.a.category),
                 reg.map_or(Sym::EMPTY, |r| r.a.channel),
             ];
-            contrib::work_order(o, cal, dims, out, interner.get(dims[0]))
+            contrib::work_order(o, cal, dims, interner.get(dims[0]), out)
         }
     }
 }
