@@ -11,7 +11,7 @@ run: ## Run the main job on the embedded default: in-process Kafka + generator +
 	$(CARGO) run --release -q -p govstream-cli --bin govstream -- demo
 
 test: ## Install test tools, build, run the whole test suite (what CI runs)
-	scripts/install-tansu.sh
+	scripts/install-kafka.sh
 	scripts/install-pyclient.sh
 	scripts/test-deploy.sh
 	$(CARGO) build -p govstream-cli --bin govstream

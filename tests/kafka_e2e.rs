@@ -163,7 +163,7 @@ fn pipeline_on_a_real_broker_equals_replay() {
     workload(&dir, "4000", "5");
     let want = replay_lines(&dir);
     let broker = Broker::start();
-    // With Kafka transactions in the normalize stage (tansu supports them).
+    // With Kafka transactions in the normalize stage (Apache Kafka implements them).
     let config = write_config_with(&dir, &broker, "e2e-basic", true);
     let sent = produce_all(&broker, &dir);
     let stdout = finish(start(&config, "10"));

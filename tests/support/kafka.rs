@@ -1,58 +1,158 @@
-//! A real Kafka-compatible broker (tansu, installed by scripts/install-tansu.sh) started per
-//! test on a free loopback port, and the independent Python client (scripts/install-pyclient.sh).
+//! A real Apache Kafka broker (single node, KRaft; installed from Maven Central by
+//! scripts/install-kafka.sh and run by scripts/kafka-broker.sh) started per test on free
+//! loopback ports, and the independent Python client (scripts/install-pyclient.sh).
 
-use crate::repo;
-use std::net::TcpListener;
+use crate::{free_port, repo};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A tansu broker process; killed when dropped.
+/// How a test broker is set up beyond the plain listener.
+#[derive(Default, Clone)]
+pub struct BrokerOptions {
+    /// Extra `server.properties` lines (later keys win); `{SECURE_PORT}` is replaced by a free
+    /// port, reachable as [`Broker::secure_addr`].
+    pub extra_properties: String,
+    /// Extra arguments of the storage tool's `format` (e.g. `--add-scram`, one per item).
+    pub format_args: Vec<String>,
+}
+
+/// An Apache Kafka process; killed when dropped. Its log directory survives [`Broker::kill9`]
+/// and [`Broker::restart`], like a real node's disk.
 pub struct Broker {
-    child: Child,
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+    controller_port: u16,
+    secure_port: Option<u16>,
+    options: BrokerOptions,
+    /// `bootstrap.servers` of the PLAINTEXT listener.
     pub addr: String,
 }
 
 impl Broker {
+    /// A plain broker, in a fresh directory.
     pub fn start() -> Broker {
-        let bin = repo().join(".tools/bin/tansu");
+        Broker::start_with(BrokerOptions::default())
+    }
+
+    pub fn start_with(options: BrokerOptions) -> Broker {
+        let libs = repo().join(".tools/kafka/libs");
         assert!(
-            bin.exists(),
-            "{} is missing: run scripts/install-tansu.sh (make test does)",
-            bin.display()
+            libs.is_dir(),
+            "{} is missing: run scripts/install-kafka.sh (make test does)",
+            libs.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
+        let port = free_port();
+        let dir = crate::scratch(&format!("kafka-broker-{port}"));
+        let secure_port = options
+            .extra_properties
+            .contains("{SECURE_PORT}")
+            .then(free_port);
+        let mut b = Broker {
+            child: None,
+            dir,
+            port,
+            controller_port: free_port(),
+            secure_port,
+            options,
+            addr: format!("127.0.0.1:{port}"),
+        };
+        b.spawn();
+        b
+    }
+
+    /// `bootstrap.servers` of the secured listener (`{SECURE_PORT}` in the options).
+    pub fn secure_addr(&self) -> String {
+        format!(
+            "127.0.0.1:{}",
+            self.secure_port
+                .expect("the broker has a {SECURE_PORT} listener")
+        )
+    }
+
+    /// Where the broker's files are (server.properties, data/, broker.log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(repo().join("scripts/kafka-broker.sh"));
+        cmd.arg(&self.dir)
+            .arg(self.port.to_string())
+            .arg(self.controller_port.to_string());
+        if !self.options.extra_properties.is_empty() {
+            let text = self.options.extra_properties.replace(
+                "{SECURE_PORT}",
+                &self.secure_port.unwrap_or_default().to_string(),
+            );
+            let extra = self.dir.join("extra.properties");
+            std::fs::write(&extra, text).expect("extra properties written");
+            cmd.arg(extra);
         }
-        Broker { child, addr }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("broker.log"))
+            .expect("broker log");
+        let child = cmd
+            .env("KAFKA_FORMAT_ARGS", self.options.format_args.join("\n"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("kafka-broker.sh starts");
+        self.child = Some(child);
+        // The client port opens only once the broker is unfenced: a connect is a readiness probe.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut ports = vec![self.port];
+        ports.extend(self.secure_port);
+        for p in ports {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                    panic!(
+                        "Apache Kafka exited ({status}) during startup:\n{}",
+                        self.log_tail()
+                    );
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Apache Kafka did not listen on 127.0.0.1:{p} within 90 s:\n{}",
+                    self.log_tail()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// The last lines of the broker's log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// SIGKILL, as a crash: no clean shutdown, the log directory stays as it is.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the broker again on the same ports and log directory.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(self.dir.join("data"));
+        }
     }
 }
 
@@ -68,9 +168,15 @@ fn python() -> PathBuf {
 
 /// Runs the independent client (tests/tools/kafka_client.py) and returns its stdout.
 pub fn pyclient(args: &[&str]) -> String {
+    pyclient_with(args, None)
+}
+
+/// [`pyclient`] with kafka-python security settings (JSON keyword arguments).
+pub fn pyclient_with(args: &[&str], security: Option<&str>) -> String {
     let o = Command::new(python())
         .arg(repo().join("tests/tools/kafka_client.py"))
         .args(args)
+        .env("KAFKA_CLIENT_SECURITY", security.unwrap_or(""))
         .output()
         .expect("python runs");
     assert!(
@@ -108,14 +214,7 @@ group_prefix = "{group}"
 transactions = {transactions}
 
 [topics]
-normalized = "govstream.normalized.v1"
-dead_letter = "govstream.dlq.v1"
-partials = "govstream.partials.v1"
-aggregates = "govstream.aggregates.v1"
-aggregates_json = "govstream.aggregates.json.v1"
 partitions = 3
-replication_factor = 1
-create = true
 
 [[sources]]
 name = "hotline"

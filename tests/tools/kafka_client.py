@@ -1,22 +1,49 @@
 #!/usr/bin/env python3
 """An independent Kafka client for govstream's end-to-end tests (kafka-python, pure Python).
 
-    kafka_client.py produce BROKERS TOPIC FILE        one message per non-empty line (bytes as is)
+    kafka_client.py produce BROKERS TOPIC FILE [CODEC] one message per non-empty line (bytes as is),
+                                                      compressed with CODEC (gzip, snappy, lz4, zstd);
+                                                      creates TOPIC (3 partitions) if it is missing
     kafka_client.py final-json BROKERS TOPIC IDLE_S   latest value per key of a compacted JSON
                                                       topic, tombstones removed, one per line
     kafka_client.py count BROKERS TOPIC IDLE_S        number of messages in a topic
     kafka_client.py origins BROKERS NORMALIZED DLQ IDLE_S
                                                       distinct source positions in both topics
+    kafka_client.py committed-origins BROKERS NORMALIZED DLQ IDLE_S
+                                                      as a read-committed reader: "<records> <distinct>"
+    kafka_client.py dump BROKERS TOPIC IDLE_S         every key, value and header, raw bytes, one
+                                                      record per line (for byte searches)
+
+Security settings (kafka-python keyword arguments) come from $KAFKA_CLIENT_SECURITY as JSON, e.g.
+{"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", ...}.
 
 Proves govstream's wire formats against a Kafka implementation that is not librdkafka.
 """
+import json
+import os
 import sys
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+SECURITY = json.loads(os.environ.get("KAFKA_CLIENT_SECURITY") or "{}")
 
-def produce(brokers, topic, path):
-    p = KafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=5, batch_size=262144)
+
+def ensure_topic(brokers, topic, partitions=3):
+    """Raw topics belong to upstream systems; the test broker does not auto-create topics."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+    a = KafkaAdminClient(bootstrap_servers=brokers, **SECURITY)
+    try:
+        a.create_topics([NewTopic(topic, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    a.close()
+
+
+def produce(brokers, topic, path, codec=None):
+    ensure_topic(brokers, topic)
+    p = KafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=5, batch_size=262144,
+                      compression_type=codec, **SECURITY)
     n = 0
     with open(path, "rb") as f:
         for line in f:
@@ -32,9 +59,10 @@ def produce(brokers, topic, path):
     print(n)
 
 
-def read_all(brokers, topic, idle_s):
+def read_all(brokers, topic, idle_s, isolation="read_uncommitted"):
     c = KafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False,
-                      consumer_timeout_ms=int(float(idle_s) * 1000))
+                      consumer_timeout_ms=int(float(idle_s) * 1000),
+                      isolation_level=isolation, **SECURITY)
     parts = c.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     c.assign(tps)
@@ -66,10 +94,31 @@ def origins(brokers, normalized, dlq, idle_s):
     print(len(seen))
 
 
+def committed_origins(brokers, normalized, dlq, idle_s):
+    """Records and distinct upstream positions that a read-committed reader sees."""
+    seen, n = set(), 0
+    for topic in (normalized, dlq):
+        for m in read_all(brokers, topic, idle_s, "read_committed"):
+            n += 1
+            for k, v in m.headers or []:
+                if k == "govstream-origin":
+                    seen.add(v)
+    print(n, len(seen))
+
+
+def dump(brokers, topic, idle_s):
+    out = sys.stdout.buffer
+    for m in read_all(brokers, topic, idle_s):
+        for part in [m.key or b"", m.value or b""] + [k.encode() + b"=" + (v or b"") for k, v in m.headers or []]:
+            out.write(part.replace(b"\n", b" ") + b"\t")
+        out.write(b"\n")
+
+
 def count(brokers, topic, idle_s):
     print(sum(1 for _ in read_all(brokers, topic, idle_s)))
 
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"produce": produce, "final-json": final_json, "count": count, "origins": origins}[cmd](*args)
+    {"produce": produce, "final-json": final_json, "count": count, "origins": origins,
+     "committed-origins": committed_origins, "dump": dump}[cmd](*args)

@@ -62,7 +62,7 @@ pub fn run(a: Args) -> Result<()> {
         for t in [&topics.normalized, &topics.dead_letter, &topics.partials, &topics.aggregates] {
             mock.create_topic(t, a.partitions)?;
         }
-        if let Some(j) = &topics.aggregates_json {
+        if let Some(j) = topics.json_mirror() {
             mock.create_topic(j, a.partitions)?;
         }
         let cfg = Config {

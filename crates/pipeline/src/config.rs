@@ -1,11 +1,11 @@
 //! The one typed configuration of `govstream run` (TOML, unknown keys rejected).
 //! Examples: `deploy/config/*.toml`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub kafka: KafkaConfig,
@@ -23,7 +23,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `bootstrap.servers`.
@@ -31,9 +31,12 @@ pub struct KafkaConfig {
     /// Consumer groups are `<group_prefix>-normalize`, `-engine` and `-totals`.
     #[serde(default = "default_group_prefix")]
     pub group_prefix: String,
-    /// Extra librdkafka properties for every client (security, timeouts, ...).
+    /// Extra librdkafka properties for every client (security, timeouts, ...). A value may be
+    /// a reference to a secret instead of the secret: `${env:NAME}` (an environment variable)
+    /// or `${file:PATH}` (a file's content, trailing newline removed); resolved at load time.
+    /// Secret values are never printed (see [`Properties`]).
     #[serde(default)]
-    pub properties: BTreeMap<String, String>,
+    pub properties: Properties,
     /// Write normalized events, rejections and the consumed offsets of the normalize stage in
     /// Kafka transactions (exactly-once into those topics on brokers that support them). Off by
     /// default: the final aggregates are exact either way (see ARCHITECTURE.md).
@@ -41,7 +44,7 @@ pub struct KafkaConfig {
     pub transactions: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TopicsConfig {
     /// Canonical events (protobuf `govstream.v1.CaseEvent`), keyed by source and case id.
@@ -53,14 +56,21 @@ pub struct TopicsConfig {
     /// Aggregates (protobuf `govstream.v1.AggregateRecord`), compacted, keyed by
     /// `govstream.v1.AggregateKey`.
     pub aggregates: String,
-    /// Optional mirror of the aggregates in the canonical JSON rendering.
-    #[serde(default)]
-    pub aggregates_json: Option<String>,
+    /// Mirror of the aggregates in the canonical JSON rendering; `""` turns it off. (No
+    /// field-level serde default here: it would override the section's default.)
+    pub aggregates_json: String,
     /// Partitions of the topics govstream creates (normalized, partials, aggregates, DLQ).
     pub partitions: i32,
     pub replication_factor: i32,
     /// Create missing topics at start (with compaction where it belongs).
     pub create: bool,
+}
+
+impl TopicsConfig {
+    /// The JSON mirror topic, unless turned off with `aggregates_json = ""`.
+    pub fn json_mirror(&self) -> Option<&str> {
+        Some(self.aggregates_json.as_str()).filter(|t| !t.is_empty())
+    }
 }
 
 impl Default for TopicsConfig {
@@ -70,7 +80,7 @@ impl Default for TopicsConfig {
             dead_letter: "govstream.dlq.v1".into(),
             partials: "govstream.partials.v1".into(),
             aggregates: "govstream.aggregates.v1".into(),
-            aggregates_json: Some("govstream.aggregates.json.v1".into()),
+            aggregates_json: "govstream.aggregates.json.v1".into(),
             partitions: 6,
             replication_factor: 1,
             create: true,
@@ -78,7 +88,7 @@ impl Default for TopicsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// A preset (`hotline`, `onenet`, `bdc`) or the `name` of the mapping file.
@@ -90,7 +100,7 @@ pub struct SourceConfig {
     pub mapping: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PseudonymConfig {
     /// File holding the HMAC key of caller pseudonyms. Else $GOVSTREAM_PSEUDONYM_KEY, else a
@@ -99,7 +109,7 @@ pub struct PseudonymConfig {
     pub key_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// Extra national calendar files merged over the bundled data.
@@ -122,7 +132,7 @@ impl Default for CalendarConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Address of the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`); empty = off.
@@ -148,7 +158,7 @@ impl Default for MetricsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// How often each stage flushes its output and commits (milliseconds).
@@ -167,6 +177,94 @@ impl Default for PipelineConfig {
             max_batch: 10_000,
             publish_interval_ms: 2_000,
         }
+    }
+}
+
+/// librdkafka properties. Values may be `${env:NAME}` or `${file:PATH}` references, resolved by
+/// [`Config::load`]. `Debug` and [`Properties::masked`] never show a secret: the value of a
+/// secret-looking key (password, secret, private key, credentials) or of a resolved reference.
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Properties {
+    values: BTreeMap<String, String>,
+    /// Keys whose value came from a reference (a secret by declaration).
+    #[serde(skip)]
+    referenced: std::collections::BTreeSet<String>,
+}
+
+impl Properties {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    pub fn insert(&mut self, key: &str, value: &str) {
+        self.values.insert(key.to_owned(), value.to_owned());
+    }
+
+    /// Whether the value of `key` must never be shown.
+    pub fn is_secret(&self, key: &str) -> bool {
+        const WORDS: [&str; 5] = ["password", "secret", "key.pem", "credential", "jaas"];
+        self.referenced.contains(key) || WORDS.iter().any(|w| key.contains(w))
+    }
+
+    /// The properties with every secret value replaced by `****`: what may be printed.
+    pub fn masked(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| {
+                let v = if self.is_secret(k) { "****" } else { v };
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    }
+
+    /// Replaces `${env:NAME}` and `${file:PATH}` values with what they refer to.
+    pub fn resolve(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for (k, v) in self.values.iter_mut() {
+            let Some(reference) = v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) else {
+                continue;
+            };
+            let resolved = if let Some(name) = reference.strip_prefix("env:") {
+                env(name).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "kafka.properties.\"{k}\": environment variable {name} is not set"
+                    ))
+                })?
+            } else if let Some(path) = reference.strip_prefix("file:") {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "kafka.properties.\"{k}\": cannot read secret file {path}: {e}"
+                    ))
+                })?;
+                text.trim_end_matches(['\n', '\r']).to_owned()
+            } else {
+                return Err(ConfigError::Invalid(format!(
+                    "kafka.properties.\"{k}\": a value in ${{...}} must be ${{env:NAME}} or ${{file:PATH}}"
+                )));
+            };
+            *v = resolved;
+            self.referenced.insert(k.clone());
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Properties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.masked()).finish()
+    }
+}
+
+impl<const N: usize> From<[(&str, &str); N]> for Properties {
+    fn from(pairs: [(&str, &str); N]) -> Properties {
+        let mut p = Properties::default();
+        for (k, v) in pairs {
+            p.insert(k, v);
+        }
+        p
     }
 }
 
@@ -200,12 +298,26 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let c: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let mut c: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source,
         })?;
         c.validate()?;
+        c.kafka
+            .properties
+            .resolve(|name| std::env::var(name).ok())?;
         Ok(c)
+    }
+
+    /// The effective configuration as TOML, every default filled in and secrets masked: what
+    /// `run --check` prints.
+    pub fn effective_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.kafka.properties = Properties {
+            values: self.kafka.properties.masked(),
+            referenced: Default::default(),
+        };
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 
     /// Checks what serde cannot: every problem is named with the key it concerns.
@@ -228,9 +340,18 @@ impl Config {
             }
         }
         let t = &self.topics;
-        let ours = [&t.normalized, &t.dead_letter, &t.partials, &t.aggregates];
+        let ours = [
+            &t.normalized,
+            &t.dead_letter,
+            &t.partials,
+            &t.aggregates,
+            &t.aggregates_json,
+        ];
         for (i, a) in ours.iter().enumerate() {
             if a.is_empty() {
+                if *a == &t.aggregates_json {
+                    continue; // the JSON mirror is off
+                }
                 return bad("a topic name in [topics] is empty".into());
             }
             if ours[i + 1..].contains(a) || topics.contains(a) {
@@ -328,8 +449,122 @@ topic = "raw.hotline"
         }
     }
 
+    /// Every key of every section, set alone, leaves every other key at the section's default
+    /// (a field-level serde default would silently override the section's): the bug where a
+    /// `[topics]` table with only `partitions` lost the JSON mirror topic.
+    #[test]
+    fn each_key_set_alone_keeps_the_other_defaults() {
+        fn check<T>(section: &str, pick: impl Fn(&Config) -> T)
+        where
+            T: serde::Serialize + PartialEq + std::fmt::Debug,
+        {
+            let base = parse(MINIMAL).unwrap();
+            let default = toml::Table::try_from(pick(&base)).unwrap();
+            assert!(!default.is_empty(), "{section}");
+            for (key, value) in &default {
+                let mut one = toml::Table::new();
+                one.insert(key.clone(), value.clone());
+                let text = format!("{MINIMAL}\n[{section}]\n{}", toml::to_string(&one).unwrap());
+                let c = parse(&text).unwrap_or_else(|e| panic!("{section}.{key}: {e}"));
+                assert_eq!(pick(&c), pick(&base), "[{section}] with only `{key}`");
+            }
+            // An empty table is the default too.
+            let c = parse(&format!("{MINIMAL}\n[{section}]\n")).unwrap();
+            assert_eq!(pick(&c), pick(&base), "empty [{section}]");
+        }
+        check("topics", |c| c.topics.clone());
+        check("metrics", |c| c.metrics.clone());
+        check("pipeline", |c| c.pipeline.clone());
+        check("calendar", |c| c.calendar.clone());
+    }
+
+    /// The documented defaults, key by key (README, docs/operations).
+    #[test]
+    fn documented_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        let t = &c.topics;
+        assert_eq!(
+            (
+                t.normalized.as_str(),
+                t.dead_letter.as_str(),
+                t.partials.as_str(),
+                t.aggregates.as_str(),
+                t.json_mirror(),
+            ),
+            (
+                "govstream.normalized.v1",
+                "govstream.dlq.v1",
+                "govstream.partials.v1",
+                "govstream.aggregates.v1",
+                Some("govstream.aggregates.json.v1"),
+            )
+        );
+        assert_eq!((t.partitions, t.replication_factor, t.create), (6, 1, true));
+        let p = &c.pipeline;
+        assert_eq!(
+            (p.flush_interval_ms, p.max_batch, p.publish_interval_ms),
+            (500, 10_000, 2_000)
+        );
+        assert_eq!(c.metrics.listen, "0.0.0.0:9464");
+        assert_eq!(c.metrics.labels, ["region", "dept", "channel", "category"]);
+        assert_eq!(c.metrics.max_series, 20_000);
+        assert_eq!(c.calendar.utc_offset, "+08:00");
+        assert_eq!(c.kafka.group_prefix, "govstream");
+        assert!(!c.kafka.transactions);
+        assert!(c.kafka.properties.iter().next().is_none());
+        // The JSON mirror is turned off with an empty name, and only then.
+        let off = parse(&format!("{MINIMAL}[topics]\naggregates_json = \"\"\n")).unwrap();
+        assert_eq!(off.topics.json_mirror(), None);
+    }
+
+    #[test]
+    fn secrets_come_from_references_and_are_never_shown() {
+        let dir = std::env::temp_dir().join(format!("govstream-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("password");
+        std::fs::write(&file, "s3cret-from-file\n").unwrap();
+        let mut p = Properties::from([
+            ("sasl.username", "govstream"),
+            ("sasl.password", "${env:GS_TEST_PASSWORD}"),
+            ("ssl.key.password", "${file:PATH}"),
+            ("client.id", "plain"),
+        ]);
+        p.insert("ssl.key.password", &format!("${{file:{}}}", file.display()));
+        p.resolve(|n| (n == "GS_TEST_PASSWORD").then(|| "s3cret-from-env".to_owned()))
+            .unwrap();
+        assert_eq!(p.get("sasl.password"), Some("s3cret-from-env"));
+        assert_eq!(p.get("ssl.key.password"), Some("s3cret-from-file"));
+        let shown = format!("{p:?} {:?}", p.masked());
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("govstream") && shown.contains("plain"),
+            "{shown}"
+        );
+        // A plain value under a secret-looking key is masked too.
+        let p = Properties::from([("sasl.password", "literal")]);
+        assert!(!format!("{p:?}").contains("literal"));
+        // Unresolvable references are named errors, without the value.
+        let mut p = Properties::from([("sasl.password", "${env:GS_TEST_MISSING}")]);
+        let e = p.resolve(|_| None).unwrap_err().to_string();
+        assert!(
+            e.contains("sasl.password") && e.contains("GS_TEST_MISSING"),
+            "{e}"
+        );
+        let mut p = Properties::from([("sasl.password", "${vault:x}")]);
+        assert!(p.resolve(|_| None).is_err());
+        let mut p = Properties::from([("sasl.password", "${file:/nonexistent/x}")]);
+        assert!(p
+            .resolve(|_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn every_example_config_is_valid() {
+        // The production example takes its SASL password from the environment.
+        std::env::set_var("GOVSTREAM_KAFKA_PASSWORD", "example");
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
         let mut n = 0;
         for e in std::fs::read_dir(&dir).unwrap() {

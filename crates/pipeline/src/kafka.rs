@@ -12,19 +12,155 @@ use std::time::Duration;
 pub fn client_config(cfg: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.kafka.brokers);
-    for (k, v) in &cfg.kafka.properties {
+    for (k, v) in cfg.kafka.properties.iter() {
         c.set(k, v);
     }
     c
 }
 
-pub fn producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
-    client_config(cfg)
-        .set("enable.idempotence", "true")
+/// How the brokers answered a connection attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// librdkafka refused the configuration (unknown property, a feature not built in, ...).
+    #[error("the Kafka client cannot be built from this configuration: {0}")]
+    Client(String),
+    /// No broker answered in time: down, unreachable, wrong address or listener.
+    #[error("no broker of `{brokers}` answered within {timeout_s} s: {reason}")]
+    Unreachable {
+        brokers: String,
+        timeout_s: u64,
+        reason: String,
+    },
+    /// A broker answered but the connection was refused: authentication or TLS. Retrying with
+    /// the same configuration cannot succeed.
+    #[error("the brokers refused the connection: {reason}")]
+    Refused { reason: String },
+}
+
+impl ConnectError {
+    /// Whether waiting can help (the broker may come up), as opposed to a configuration error.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ConnectError::Unreachable { .. })
+    }
+}
+
+/// Whether a librdkafka error means the configuration is refused (credentials, TLS), not that
+/// a broker is down.
+pub fn is_refusal(e: &KafkaError, reason: &str) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)
+    ) || reason.contains("SSL handshake failed")
+        || reason.contains("SASL authentication error")
+}
+
+/// A global librdkafka error seen by a running client: logged when the problem changes (not
+/// once per retry), and kept in `progress` for `/readyz`. Messages name the broker and never
+/// carry secrets (librdkafka does not print credentials).
+pub fn report_broker_error(progress: &crate::Progress, error: &KafkaError, reason: &str) {
+    let what = if is_refusal(error, reason) {
+        format!("connection refused by the broker (check credentials and TLS settings): {reason}")
+    } else {
+        format!("{reason} ({error})")
+    };
+    if progress.set_broker_problem(Some(what.clone())) {
+        tracing::error!(problem = %what, "kafka");
+    }
+}
+
+/// librdkafka's log lines, forwarded to `tracing` (warnings and worse only).
+pub fn log_librdkafka(level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+    use rdkafka::config::RDKafkaLogLevel as L;
+    match level {
+        L::Emerg | L::Alert | L::Critical | L::Error => {
+            tracing::error!(facility = fac, "librdkafka: {message}")
+        }
+        L::Warning => tracing::warn!(facility = fac, "librdkafka: {message}"),
+        _ => tracing::debug!(facility = fac, "librdkafka: {message}"),
+    }
+}
+
+/// Collects the errors librdkafka reports while a probe connects.
+#[derive(Default)]
+struct ProbeContext {
+    errors: std::sync::Mutex<Vec<(bool, String)>>,
+}
+
+impl rdkafka::ClientContext for ProbeContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let refused = is_refusal(&error, reason);
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((refused, reason.to_owned()));
+    }
+    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
+}
+
+impl rdkafka::producer::ProducerContext for ProbeContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
+/// Builds every client `run` builds (producers, the transactional settings, each stage's
+/// consumer) without connecting: catches unknown properties and features missing from the
+/// build (e.g. TLS) before anything starts.
+pub fn check_clients(cfg: &Config) -> Result<(), ConnectError> {
+    let client = |e: KafkaError| ConnectError::Client(e.to_string());
+    let _: BaseProducer = producer_config(cfg).create().map_err(client)?;
+    if cfg.kafka.transactions {
+        let _: BaseProducer = producer_config(cfg)
+            .set("transactional.id", "govstream-check")
+            .create()
+            .map_err(client)?;
+    }
+    for stage in ["normalize", "engine", "totals"] {
+        let _: rdkafka::consumer::BaseConsumer =
+            consumer_config(cfg, stage).create().map_err(client)?;
+    }
+    Ok(())
+}
+
+/// Connects to the brokers and fetches the cluster's metadata within `timeout`: which broker
+/// failed and why, or the number of brokers that answered.
+pub fn probe(cfg: &Config, timeout: Duration) -> Result<usize, ConnectError> {
+    let p: BaseProducer<ProbeContext> = producer_config(cfg)
+        .create_with_context(ProbeContext::default())
+        .map_err(|e| ConnectError::Client(e.to_string()))?;
+    let md = p.client().fetch_metadata(None, timeout);
+    let errors = std::mem::take(&mut *p.context().errors.lock().unwrap_or_else(|e| e.into_inner()));
+    match md {
+        Ok(md) if !md.brokers().is_empty() => Ok(md.brokers().len()),
+        r => {
+            let fallback = r
+                .err()
+                .map_or_else(|| "no brokers in metadata".to_owned(), |e| e.to_string());
+            if let Some((_, reason)) = errors.iter().find(|(refused, _)| *refused) {
+                return Err(ConnectError::Refused {
+                    reason: reason.clone(),
+                });
+            }
+            Err(ConnectError::Unreachable {
+                brokers: cfg.kafka.brokers.clone(),
+                timeout_s: timeout.as_secs(),
+                reason: errors.last().map_or(fallback, |(_, r)| r.clone()),
+            })
+        }
+    }
+}
+
+/// Settings of govstream's producers.
+fn producer_config(cfg: &Config) -> ClientConfig {
+    let mut c = client_config(cfg);
+    c.set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set("compression.type", "none")
-        .set("message.max.bytes", "10000000")
-        .create()
+        .set("message.max.bytes", "10000000");
+    c
+}
+
+pub fn producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
+    producer_config(cfg).create()
 }
 
 /// A transactional producer for the normalize stage, initialized (blocking call).
@@ -37,12 +173,9 @@ pub fn transactional_producer(cfg: &Config) -> Result<FutureProducer, KafkaError
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    let p: FutureProducer = client_config(cfg)
-        .set("enable.idempotence", "true")
+    let p: FutureProducer = producer_config(cfg)
         .set("transactional.id", id)
         .set("transaction.timeout.ms", "60000")
-        .set("linger.ms", "5")
-        .set("message.max.bytes", "10000000")
         .create()?;
     p.init_transactions(Duration::from_secs(30))?;
     p.begin_transaction()?;
@@ -77,7 +210,7 @@ pub async fn create_topics(cfg: &Config) -> Result<(), KafkaError> {
         NewTopic::new(&t.partials, t.partitions, rf()).set("cleanup.policy", "compact"),
         NewTopic::new(&t.aggregates, t.partitions, rf()).set("cleanup.policy", "compact"),
     ];
-    if let Some(j) = &t.aggregates_json {
+    if let Some(j) = t.json_mirror() {
         topics.push(NewTopic::new(j, t.partitions, rf()).set("cleanup.policy", "compact"));
     }
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));

@@ -3,6 +3,7 @@
 //! the thinking; this crate moves bytes.
 
 pub mod config;
+pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod progress;

@@ -1,4 +1,5 @@
-//! The operations surface: `/metrics` (Prometheus text format), `/healthz`, `/readyz`.
+//! What `/metrics` returns (Prometheus text format); `crate::http` serves it, with `/healthz`
+//! and `/readyz`.
 //!
 //! Pipeline-health metrics go through the `metrics` facade and `metrics-exporter-prometheus`.
 //! Timeliness metrics and consumer lag are label sets that come and go (a rebalance moves a
@@ -15,8 +16,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, OnceLock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::{Mutex, OnceLock};
 
 const APP_COUNTERS: [(&str, u8); 9] = [
     ("submitted", app::SUBMITTED),
@@ -372,54 +372,4 @@ pub fn render(p: &Progress, t: &Timeliness, labels: &LabelSet) -> String {
     let s = t.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone();
     render_timeliness(&s, labels, &mut out);
     out
-}
-
-/// Serves `/metrics`, `/healthz` and `/readyz` on `listen` until the process ends.
-pub async fn serve(
-    listen: String,
-    progress: Arc<Progress>,
-    timeliness: Arc<Timeliness>,
-    labels: LabelSet,
-) -> std::io::Result<()> {
-    let l = tokio::net::TcpListener::bind(&listen).await?;
-    tracing::info!(address = %l.local_addr()?, "metrics endpoint listening");
-    loop {
-        let (mut sock, _) = l.accept().await?;
-        let (p, t, labels) = (progress.clone(), timeliness.clone(), labels.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut n = 0;
-            while n < buf.len() {
-                match sock.read(&mut buf[n..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => {
-                        n += k;
-                        if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                            break;
-                        }
-                    }
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("/");
-            let (status, body) = match path.split('?').next().unwrap_or("/") {
-                "/metrics" => ("200 OK", render(&p, &t, &labels)),
-                "/healthz" => ("200 OK", "ok\n".to_owned()),
-                "/readyz" if p.ready() => ("200 OK", "ready\n".to_owned()),
-                "/readyz" => (
-                    "503 Service Unavailable",
-                    "not ready: restoring state\n".to_owned(),
-                ),
-                _ => (
-                    "404 Not Found",
-                    "see /metrics, /healthz, /readyz\n".to_owned(),
-                ),
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
-    }
 }

@@ -46,6 +46,9 @@ pub struct Progress {
     pub commits_failed: AtomicU64,
     /// Stages that have joined their group and restored their state (bit per stage).
     pub stages_ready: AtomicU64,
+    /// Why the brokers cannot be used right now (unreachable, authentication failed, ...),
+    /// as librdkafka reported it; `None` once a broker answered again.
+    pub broker_problem: Mutex<Option<String>>,
 }
 
 impl Default for Progress {
@@ -70,6 +73,7 @@ impl Default for Progress {
             commits_ok: AtomicU64::new(0),
             commits_failed: AtomicU64::new(0),
             stages_ready: AtomicU64::new(0),
+            broker_problem: Mutex::new(None),
         }
     }
 }
@@ -115,6 +119,37 @@ impl Progress {
     /// Ready once every stage has joined its group and caught up once.
     pub fn ready(&self) -> bool {
         self.stages_ready.load(Relaxed) == 0b111
+    }
+
+    /// `Ok` when ready; else what `/readyz` and the log say is missing.
+    pub fn readiness(&self) -> Result<(), String> {
+        if let Some(p) = self.broker_problem() {
+            return Err(format!("kafka: {p}"));
+        }
+        if self.ready() {
+            Ok(())
+        } else {
+            Err("joining consumer groups and restoring state".into())
+        }
+    }
+
+    /// The current broker problem, if any.
+    pub fn broker_problem(&self) -> Option<String> {
+        self.broker_problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records (or, with `None`, clears) a broker problem; returns whether it changed.
+    pub fn set_broker_problem(&self, problem: Option<String>) -> bool {
+        let mut g = self
+            .broker_problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let changed = *g != problem;
+        *g = problem;
+        changed
     }
 
     pub fn watermark(&self) -> Option<i64> {

@@ -1,7 +1,7 @@
 //! `govstream run`: start the three stages, report progress, stop gracefully.
 
 use crate::config::Config;
-use crate::kafka::{create_topics, producer};
+use crate::kafka::{check_clients, create_topics, probe, producer};
 use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
 use crate::setup::{calendar, compile_source, pseudonym_key, SetupError};
@@ -17,6 +17,8 @@ pub enum RunError {
     Setup(#[from] SetupError),
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    #[error("kafka: {0}")]
+    Connect(#[from] crate::kafka::ConnectError),
     #[error("a stage stopped unexpectedly: {0}")]
     Join(String),
 }
@@ -50,6 +52,33 @@ pub async fn run(
         &cfg.calendar.overlays,
         &cfg.calendar.utc_offset,
     )?;
+    check_clients(&cfg)?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| RunError::Join(format!("cannot listen for SIGTERM: {e}")))?;
+    // The endpoint comes first, so that /readyz can say what is missing while brokers are away.
+    let timeliness = Arc::new(Timeliness::default());
+    crate::metrics::handle();
+    let server = if cfg.metrics.listen.is_empty() {
+        None
+    } else {
+        let labels = LabelSet::new(&cfg.metrics.labels, cfg.metrics.max_series);
+        let (listen, p2, t2) = (
+            cfg.metrics.listen.clone(),
+            progress.clone(),
+            timeliness.clone(),
+        );
+        Some(tokio::spawn(async move {
+            if let Err(e) = crate::http::serve(listen.clone(), p2, t2, labels).await {
+                tracing::error!(address = %listen, error = %e, "metrics endpoint failed");
+            }
+        }))
+    };
+    if !wait_for_brokers(&cfg, &progress, &mut sigterm, &mut shutdown).await? {
+        if let Some(s) = server {
+            s.abort();
+        }
+        return Ok(());
+    }
     if cfg.topics.create && !opts.skip_topic_creation {
         create_topics(&cfg).await?;
     }
@@ -79,7 +108,6 @@ pub async fn run(
         progress.clone(),
         stop_rx.clone(),
     ));
-    let timeliness = Arc::new(Timeliness::default());
     tasks.spawn(totals_stage(
         cfg.clone(),
         offset_s,
@@ -88,22 +116,8 @@ pub async fn run(
         timeliness.clone(),
         stop_rx.clone(),
     ));
-    crate::metrics::handle();
-    let server = if cfg.metrics.listen.is_empty() {
-        None
-    } else {
-        let labels = LabelSet::new(&cfg.metrics.labels, cfg.metrics.max_series);
-        let (listen, p2) = (cfg.metrics.listen.clone(), progress.clone());
-        Some(tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve(listen.clone(), p2, timeliness, labels).await {
-                tracing::error!(address = %listen, error = %e, "metrics endpoint failed");
-            }
-        }))
-    };
     tracing::info!(brokers = %cfg.kafka.brokers, sources = cfg.sources.len(), "pipeline started");
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| RunError::Join(format!("cannot listen for SIGTERM: {e}")))?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut first_error = None;
     loop {
@@ -156,5 +170,42 @@ pub async fn run(
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Connects to the brokers before the stages start. Unreachable brokers are logged (once per
+/// change) and shown by `/readyz`, and the connection is retried until they answer or the run
+/// is stopped (`Ok(false)`); a refusal (credentials, TLS) is an error: retrying cannot help.
+async fn wait_for_brokers(
+    cfg: &Config,
+    progress: &Progress,
+    sigterm: &mut tokio::signal::unix::Signal,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<bool, RunError> {
+    const ATTEMPT: Duration = Duration::from_secs(5);
+    loop {
+        let c = cfg.clone();
+        let r = tokio::task::spawn_blocking(move || probe(&c, ATTEMPT))
+            .await
+            .map_err(|e| RunError::Join(e.to_string()))?;
+        match r {
+            Ok(brokers) => {
+                progress.set_broker_problem(None);
+                tracing::info!(brokers, "kafka: connected");
+                return Ok(true);
+            }
+            Err(e) if e.is_transient() => {
+                if progress.set_broker_problem(Some(e.to_string())) {
+                    tracing::error!(problem = %e, "kafka: waiting for the brokers");
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(false),
+            _ = sigterm.recv() => return Ok(false),
+            _ = shutdown.changed() => return Ok(false),
+        }
     }
 }

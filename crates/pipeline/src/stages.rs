@@ -46,8 +46,23 @@ pub struct StageContext {
 }
 
 impl ClientContext for StageContext {
+    /// librdkafka's global errors (all brokers down, authentication, TLS): logged once per
+    /// change and shown by `/readyz` until a broker answers again.
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::kafka::report_broker_error(&self.progress, &error, reason);
+    }
+
+    /// librdkafka's own log lines: warnings and errors only, at the matching level.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        crate::kafka::log_librdkafka(level, fac, message);
+    }
+
     /// librdkafka statistics (every `statistics.interval.ms`): consumer lag per partition.
     fn stats(&self, stats: rdkafka::Statistics) {
+        if stats.brokers.values().any(|b| b.state == "UP") && self.progress.set_broker_problem(None)
+        {
+            tracing::info!("kafka: brokers reachable again");
+        }
         let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
         for (topic, t) in &stats.topics {
             for (id, p) in &t.partitions {
@@ -584,7 +599,7 @@ pub async fn totals_stage(
     // Totals partition q publishes to partition q of the aggregates topics, so that a restarted
     // stage can read back exactly what it owns.
     let parts = partition_count(&producer, &cfg.topics.partials)?;
-    for t in std::iter::once(&cfg.topics.aggregates).chain(cfg.topics.aggregates_json.iter()) {
+    for t in std::iter::once(cfg.topics.aggregates.as_str()).chain(cfg.topics.json_mirror()) {
         let n = partition_count(&producer, t)?;
         if n < parts {
             tracing::error!(topic = %t, partitions = n, needed = parts, "the aggregates topic needs at least as many partitions as the partials topic");
@@ -807,7 +822,7 @@ async fn publish(cfg: &Config, out: &mut Pending, q: i32, u: &Update) -> Result<
         rec = rec.payload(&v[..]);
     }
     out.send(rec).await?;
-    if let Some(topic) = &cfg.topics.aggregates_json {
+    if let Some(topic) = cfg.topics.json_mirror() {
         let mut rec = FutureRecord::to(topic).partition(q).key(json.0.as_bytes());
         if let Some(v) = &json.1 {
             rec = rec.payload(v.as_bytes());
