@@ -2,7 +2,8 @@
 //! scripts/install-kafka.sh and run by scripts/kafka-broker.sh) started per test on free
 //! loopback ports, and the independent Python client (scripts/install-pyclient.sh).
 
-use crate::{free_port, repo};
+use crate::workload::SOURCES;
+use crate::{free_port, govstream_bin, repo};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant};
 /// How a test broker is set up beyond the plain listener.
 #[derive(Default, Clone)]
 pub struct BrokerOptions {
-    /// Extra `server.properties` lines (later keys win); `{SECURE_PORT}` is replaced by a free
-    /// port, reachable as [`Broker::secure_addr`].
+    /// Extra `server.properties` lines (later keys win). `{PORT}` and `{CONTROLLER_PORT}` are
+    /// replaced by the broker's ports, `{SECURE_PORT}` by one more free port, reachable as
+    /// [`Broker::secure_addr`].
     pub extra_properties: String,
     /// Extra arguments of the storage tool's `format` (e.g. `--add-scram`, one per item).
     pub format_args: Vec<String>,
@@ -82,10 +84,15 @@ impl Broker {
             .arg(self.port.to_string())
             .arg(self.controller_port.to_string());
         if !self.options.extra_properties.is_empty() {
-            let text = self.options.extra_properties.replace(
-                "{SECURE_PORT}",
-                &self.secure_port.unwrap_or_default().to_string(),
-            );
+            let text = self
+                .options
+                .extra_properties
+                .replace(
+                    "{SECURE_PORT}",
+                    &self.secure_port.unwrap_or_default().to_string(),
+                )
+                .replace("{CONTROLLER_PORT}", &self.controller_port.to_string())
+                .replace("{PORT}", &self.port.to_string());
             let extra = self.dir.join("extra.properties");
             std::fs::write(&extra, text).expect("extra properties written");
             cmd.arg(extra);
@@ -242,4 +249,89 @@ max_series = 1000
     let p = dir.join("config.toml");
     std::fs::write(&p, text).expect("config written");
     p
+}
+
+pub fn produce_all(broker: &Broker, dir: &Path) -> u64 {
+    SOURCES
+        .iter()
+        .map(|(name, f)| produce_file(broker, &format!("raw.{name}"), &dir.join(f)))
+        .sum()
+}
+
+pub fn start(config: &Path, idle_exit: &str) -> Child {
+    Command::new(govstream_bin())
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--idle-exit",
+            idle_exit,
+            "--status-every",
+            "0",
+        ])
+        .env("GOVSTREAM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("govstream run starts")
+}
+
+pub fn finish(child: Child) -> String {
+    let o = child.wait_with_output().expect("govstream run ends");
+    assert!(
+        o.status.success(),
+        "govstream run failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn final_aggregates(broker: &Broker) -> Vec<String> {
+    let mut v: Vec<String> = pyclient(&[
+        "final-json",
+        &broker.addr,
+        "govstream.aggregates.json.v1",
+        "4",
+    ])
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    v.sort();
+    v
+}
+
+pub fn assert_same(got: &[String], want: &[String]) {
+    assert!(!want.is_empty());
+    if got != want {
+        let missing = want
+            .iter()
+            .filter(|l| !got.contains(l))
+            .take(3)
+            .collect::<Vec<_>>();
+        let extra = got
+            .iter()
+            .filter(|l| !want.contains(l))
+            .take(3)
+            .collect::<Vec<_>>();
+        panic!(
+            "aggregates topic ({} records) differs from replay ({} records)\nmissing: {missing:#?}\nextra: {extra:#?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// Every raw record appears once, by its source position, in the normalized topic or the DLQ.
+pub fn assert_accounted(broker: &Broker, sent: u64) {
+    let n: u64 = pyclient(&[
+        "origins",
+        &broker.addr,
+        "govstream.normalized.v1",
+        "govstream.dlq.v1",
+        "3",
+    ])
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(n, sent, "distinct source positions in normalized + DLQ");
 }

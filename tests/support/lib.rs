@@ -4,6 +4,7 @@
 //! (cargo holds the build lock while tests run).
 
 pub mod kafka;
+pub mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -121,30 +121,40 @@ pub fn check_clients(cfg: &Config) -> Result<(), ConnectError> {
     Ok(())
 }
 
-/// Connects to the brokers and fetches the cluster's metadata within `timeout`: which broker
-/// failed and why, or the number of brokers that answered.
+/// Connects to the brokers and fetches the cluster's metadata within `timeout`: the number of
+/// brokers that answered, or which broker failed and why. A refusal (credentials, TLS) is
+/// returned as soon as librdkafka reports it.
 pub fn probe(cfg: &Config, timeout: Duration) -> Result<usize, ConnectError> {
+    const SLICE: Duration = Duration::from_millis(500);
     let p: BaseProducer<ProbeContext> = producer_config(cfg)
         .create_with_context(ProbeContext::default())
         .map_err(|e| ConnectError::Client(e.to_string()))?;
-    let md = p.client().fetch_metadata(None, timeout);
-    let errors = std::mem::take(&mut *p.context().errors.lock().unwrap_or_else(|e| e.into_inner()));
-    match md {
-        Ok(md) if !md.brokers().is_empty() => Ok(md.brokers().len()),
-        r => {
-            let fallback = r
-                .err()
-                .map_or_else(|| "no brokers in metadata".to_owned(), |e| e.to_string());
-            if let Some((_, reason)) = errors.iter().find(|(refused, _)| *refused) {
-                return Err(ConnectError::Refused {
-                    reason: reason.clone(),
-                });
-            }
-            Err(ConnectError::Unreachable {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last = String::from("no answer");
+    loop {
+        match p.client().fetch_metadata(None, SLICE.min(timeout)) {
+            Ok(md) if !md.brokers().is_empty() => return Ok(md.brokers().len()),
+            Ok(_) => last = "the cluster's metadata lists no broker".into(),
+            Err(e) => last = e.to_string(),
+        }
+        // librdkafka delivers its error events when the client is polled.
+        p.poll(Duration::ZERO);
+        let errors =
+            std::mem::take(&mut *p.context().errors.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some((_, reason)) = errors.iter().find(|(refused, _)| *refused) {
+            return Err(ConnectError::Refused {
+                reason: reason.clone(),
+            });
+        }
+        if let Some((_, reason)) = errors.last() {
+            last = reason.clone();
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(ConnectError::Unreachable {
                 brokers: cfg.kafka.brokers.clone(),
                 timeout_s: timeout.as_secs(),
-                reason: errors.last().map_or(fallback, |(_, r)| r.clone()),
-            })
+                reason: last,
+            });
         }
     }
 }

@@ -1,0 +1,67 @@
+//! Generated workloads (shuffled, with repeated lines) and the reference result: `replay`.
+
+use crate::run;
+use std::path::Path;
+
+pub const SOURCES: [(&str, &str); 3] = [
+    ("hotline", "hotline.ndjson"),
+    ("onenet", "onenet.ndjson"),
+    ("bdc", "bdc.txt"),
+];
+
+/// Generates a workload, then shuffles every file and repeats every 7th line.
+pub fn workload(dir: &Path, records: &str, seed: &str) {
+    let gen = dir.join("gen");
+    let o = run(&[
+        "generate",
+        "--records",
+        records,
+        "--seed",
+        seed,
+        "--out",
+        gen.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (_, f) in SOURCES {
+        let bytes = std::fs::read(gen.join(f)).unwrap();
+        let mut lines: Vec<&[u8]> = bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let dups: Vec<&[u8]> = lines.iter().step_by(7).copied().collect();
+        lines.extend(dups);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in (1..lines.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            lines.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+        std::fs::write(dir.join(f), out).unwrap();
+    }
+}
+
+pub fn replay_lines(dir: &Path) -> Vec<String> {
+    let out = dir.join("replay");
+    let mut args = vec!["replay".to_owned()];
+    for (name, f) in SOURCES {
+        args.push("--source".into());
+        args.push(format!("{name}={}", dir.join(f).display()));
+    }
+    args.extend(["--out".into(), out.display().to_string()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut v: Vec<String> = std::fs::read_to_string(out.join("aggregates.ndjson"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
