@@ -130,13 +130,12 @@ pub fn probe(cfg: &Config, timeout: Duration) -> Result<usize, ConnectError> {
         .create_with_context(ProbeContext::default())
         .map_err(|e| ConnectError::Client(e.to_string()))?;
     let deadline = std::time::Instant::now() + timeout;
-    let mut last = String::from("no answer");
     loop {
-        match p.client().fetch_metadata(None, SLICE.min(timeout)) {
+        let mut last = match p.client().fetch_metadata(None, SLICE.min(timeout)) {
             Ok(md) if !md.brokers().is_empty() => return Ok(md.brokers().len()),
-            Ok(_) => last = "the cluster's metadata lists no broker".into(),
-            Err(e) => last = e.to_string(),
-        }
+            Ok(_) => "the cluster's metadata lists no broker".to_owned(),
+            Err(e) => e.to_string(),
+        };
         // librdkafka delivers its error events when the client is polled.
         p.poll(Duration::ZERO);
         let errors =
