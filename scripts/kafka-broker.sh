@@ -76,7 +76,7 @@ if [[ ! -f "$DIR/data/meta.properties" ]]; then
     if [[ -n "${KAFKA_FORMAT_ARGS:-}" ]]; then
         while IFS= read -r a; do [[ -n "$a" ]] && fmt_args+=("$a"); done <<<"$KAFKA_FORMAT_ARGS"
     fi
-    java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$cluster_id" \
+    java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format --cluster-id="$cluster_id" \
         -c "$DIR/server.properties" --ignore-formatted "${fmt_args[@]}" >"$DIR/format.log" 2>&1 \
         || { cat "$DIR/format.log" >&2; die "formatting $DIR/data failed"; }
 fi

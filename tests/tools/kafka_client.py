@@ -11,6 +11,9 @@
                                                       distinct source positions in both topics
     kafka_client.py committed-origins BROKERS NORMALIZED DLQ IDLE_S
                                                       as a read-committed reader: "<records> <distinct>"
+    kafka_client.py accounting BROKERS NORMALIZED DLQ IDLE_S
+                                                      per source: distinct positions normalized,
+                                                      rejected, and in both (JSON)
     kafka_client.py dump BROKERS TOPIC IDLE_S         every key, value and header, raw bytes, one
                                                       record per line (for byte searches)
 
@@ -43,7 +46,7 @@ def ensure_topic(brokers, topic, partitions=3):
 def produce(brokers, topic, path, codec=None):
     ensure_topic(brokers, topic)
     p = KafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=5, batch_size=262144,
-                      compression_type=codec, **SECURITY)
+                      compression_type=codec, max_request_size=8 << 20, **SECURITY)
     n = 0
     with open(path, "rb") as f:
         for line in f:
@@ -60,15 +63,34 @@ def produce(brokers, topic, path, codec=None):
 
 
 def read_all(brokers, topic, idle_s, isolation="read_uncommitted"):
+    """Every record of `topic` up to the end offsets taken when reading starts (the last stable
+    offsets for a read-committed reader). IDLE_S is only a safety net: reading fails if no
+    record arrives for that long (at least 30 s) before the end is reached."""
     c = KafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False,
-                      consumer_timeout_ms=int(float(idle_s) * 1000),
-                      isolation_level=isolation, **SECURITY)
+                      isolation_level=isolation, max_partition_fetch_bytes=8 << 20,
+                      fetch_max_bytes=64 << 20, **SECURITY)
     parts = c.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     c.assign(tps)
     c.seek_to_beginning(*tps)
-    for m in c:
-        yield m
+    ends = c.end_offsets(tps)
+    remaining = {tp for tp in tps if ends[tp] > c.position(tp)}
+    stall = max(float(idle_s), 30.0)
+    import time
+    last = time.monotonic()
+    while remaining:
+        batch = c.poll(timeout_ms=500)
+        if batch:
+            last = time.monotonic()
+        for tp, msgs in batch.items():
+            for m in msgs:
+                if m.offset < ends[tp]:
+                    yield m
+        for tp in list(remaining):
+            if c.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+        if time.monotonic() - last > stall:
+            raise SystemExit(f"{topic}: no record for {stall} s before the end offsets {ends}")
     c.close()
 
 
@@ -106,6 +128,20 @@ def committed_origins(brokers, normalized, dlq, idle_s):
     print(n, len(seen))
 
 
+def accounting(brokers, normalized, dlq, idle_s):
+    """Per source: distinct upstream positions in the normalized topic and in the DLQ, and how
+    many positions appear in both (must be none), as JSON."""
+    seen = {}
+    for kind, topic in (("normalized", normalized), ("rejected", dlq)):
+        for m in read_all(brokers, topic, idle_s):
+            h = {k: v for k, v in m.headers or []}
+            src = h.get("govstream-source", b"?").decode()
+            seen.setdefault(src, {"normalized": set(), "rejected": set()})[kind].add(h.get("govstream-origin"))
+    out = {src: {"normalized": len(v["normalized"]), "rejected": len(v["rejected"]),
+                 "both": len(v["normalized"] & v["rejected"])} for src, v in seen.items()}
+    print(json.dumps(out, sort_keys=True))
+
+
 def dump(brokers, topic, idle_s):
     out = sys.stdout.buffer
     for m in read_all(brokers, topic, idle_s):
@@ -121,4 +157,4 @@ def count(brokers, topic, idle_s):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"produce": produce, "final-json": final_json, "count": count, "origins": origins,
-     "committed-origins": committed_origins, "dump": dump}[cmd](*args)
+     "committed-origins": committed_origins, "dump": dump, "accounting": accounting}[cmd](*args)

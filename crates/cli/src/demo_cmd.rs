@@ -139,6 +139,7 @@ pub fn run(a: Args) -> Result<()> {
             idle_exit: Some(Duration::from_secs(4)),
             linger: (a.linger > 0.0).then(|| Duration::from_secs_f64(a.linger)),
             skip_topic_creation: true,
+            instance_id: None,
         };
         if !a.metrics_listen.is_empty() {
             println!("metrics: http://{}/metrics (also /healthz, /readyz)", a.metrics_listen);

@@ -108,7 +108,7 @@ pub fn run(a: Args) -> Result<()> {
                     serde_json::json!({
                         "source": r.source, "topic": r.topic, "partition": r.partition,
                         "offset": r.offset, "reason": r.reason_code, "detail": r.detail,
-                        "bytes": r.original.len(),
+                        "bytes": r.original_size, "truncated": r.original_truncated,
                     })
                 );
             }

@@ -32,6 +32,13 @@ pub struct Args {
     /// broker failed and why (unreachable, authentication, TLS).
     #[arg(long, requires = "check")]
     pub connect: bool,
+    /// A stable identity of this instance, kept across restarts (e.g. a StatefulSet's pod name;
+    /// default: $GOVSTREAM_INSTANCE_ID). With `[kafka] transactions = true` a restarted instance
+    /// then aborts the transaction its predecessor left open at once, instead of read-committed
+    /// readers waiting for the broker's transaction timeout (60 s). Two running instances must
+    /// never share one.
+    #[arg(long, value_name = "ID")]
+    pub instance_id: Option<String>,
     /// With --check --connect: how long to wait for the brokers.
     #[arg(
         long,
@@ -82,6 +89,11 @@ pub fn run(a: Args) -> Result<()> {
             idle_exit: a.idle_exit.map(Duration::from_secs_f64),
             linger: None,
             skip_topic_creation: false,
+            instance_id: a
+                .instance_id
+                .clone()
+                .or_else(|| std::env::var("GOVSTREAM_INSTANCE_ID").ok())
+                .filter(|i| !i.is_empty()),
         };
         let r = govstream_pipeline::run(cfg, opts, progress.clone(), rx).await;
         status.stop();

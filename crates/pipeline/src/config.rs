@@ -168,6 +168,11 @@ pub struct PipelineConfig {
     /// How often the totals stage publishes changed aggregates (milliseconds). Each publication
     /// re-renders the keys that changed, so it is paced apart from the flushes.
     pub publish_interval_ms: u64,
+    /// Most bytes of a rejected record's original value copied into its dead-letter envelope.
+    /// Longer values (`oversize` records) keep their first bytes, flagged `original_truncated`,
+    /// so that the envelope always fits a broker's default 1 MiB message limit; the whole value
+    /// stays in the raw topic at the envelope's position.
+    pub dlq_original_max_bytes: usize,
 }
 
 impl Default for PipelineConfig {
@@ -176,6 +181,7 @@ impl Default for PipelineConfig {
             flush_interval_ms: 500,
             max_batch: 10_000,
             publish_interval_ms: 2_000,
+            dlq_original_max_bytes: 1_000_000,
         }
     }
 }
@@ -502,8 +508,13 @@ topic = "raw.hotline"
         assert_eq!((t.partitions, t.replication_factor, t.create), (6, 1, true));
         let p = &c.pipeline;
         assert_eq!(
-            (p.flush_interval_ms, p.max_batch, p.publish_interval_ms),
-            (500, 10_000, 2_000)
+            (
+                p.flush_interval_ms,
+                p.max_batch,
+                p.publish_interval_ms,
+                p.dlq_original_max_bytes
+            ),
+            (500, 10_000, 2_000, 1_000_000)
         );
         assert_eq!(c.metrics.listen, "0.0.0.0:9464");
         assert_eq!(c.metrics.labels, ["region", "dept", "channel", "category"]);

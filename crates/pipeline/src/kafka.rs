@@ -173,15 +173,26 @@ pub fn producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
 }
 
 /// A transactional producer for the normalize stage, initialized (blocking call).
-pub fn transactional_producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
-    let id = format!(
-        "{}-normalize-{}-{}",
-        cfg.kafka.group_prefix,
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
+///
+/// With a stable `instance_id` the transactional id is `<group_prefix>-normalize-<instance_id>`:
+/// a restarted instance fences its predecessor and aborts the transaction it left open at once.
+/// Without one the id is unique per process, and a crashed process's open transaction is
+/// aborted by the broker after `transaction.timeout.ms` (read-committed readers wait until then).
+pub fn transactional_producer(
+    cfg: &Config,
+    instance_id: Option<&str>,
+) -> Result<FutureProducer, KafkaError> {
+    let id = match instance_id {
+        Some(i) => format!("{}-normalize-{i}", cfg.kafka.group_prefix),
+        None => format!(
+            "{}-normalize-{}-{}",
+            cfg.kafka.group_prefix,
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ),
+    };
     let p: FutureProducer = producer_config(cfg)
         .set("transactional.id", id)
         .set("transaction.timeout.ms", "60000")

@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub linger: Option<Duration>,
     /// Do not create topics (the mock cluster has no CreateTopics; its topics are made apart).
     pub skip_topic_creation: bool,
+    /// A stable identity of this instance (e.g. a StatefulSet's pod name), kept across
+    /// restarts; see [`crate::kafka::transactional_producer`].
+    pub instance_id: Option<String>,
 }
 
 /// Runs until SIGINT/SIGTERM, `shutdown`, or idleness; then flushes, commits and returns.
@@ -87,8 +90,8 @@ pub async fn run(
     let offset_s = cal.offset_s();
     let mut tasks = tokio::task::JoinSet::new();
     let normalize_producer = if cfg.kafka.transactions {
-        let c = cfg.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::transactional_producer(&c))
+        let (c, id) = (cfg.clone(), opts.instance_id.clone());
+        tokio::task::spawn_blocking(move || crate::kafka::transactional_producer(&c, id.as_deref()))
             .await
             .map_err(|e| RunError::Join(e.to_string()))??
     } else {

@@ -269,6 +269,7 @@ pub async fn normalize_stage(
                     progress.with_source(src.name(), |s| s.normalized += 1);
                 }
                 Err(rej) => {
+                    let keep = payload.len().min(cfg.pipeline.dlq_original_max_bytes);
                     let env = pb::Rejection {
                         reason: rej.reason.to_proto() as i32,
                         reason_code: rej.reason.code().to_owned(),
@@ -277,7 +278,9 @@ pub async fn normalize_stage(
                         topic: m.topic().to_owned(),
                         partition: m.partition(),
                         offset: m.offset(),
-                        original: payload.to_vec(),
+                        original: payload[..keep].to_vec(),
+                        original_size: payload.len() as u64,
+                        original_truncated: keep < payload.len(),
                     };
                     let value = env.encode_to_vec();
                     let headers = lineage(src.name(), &origin).insert(Header {
@@ -764,6 +767,10 @@ pub fn key_json(k: &pb::AggregateKey) -> String {
 /// published). The end is detected by silence, as some brokers report unreliable watermarks.
 fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, KafkaError> {
     use rdkafka::consumer::BaseConsumer;
+    // Reading stops at each partition's high watermark taken now: everything an earlier owner
+    // published (it flushed before giving the partition up). Stopping early would leave keys
+    // this owner never tombstones, so an incomplete read is an error, not a shortcut.
+    const STALL: Duration = Duration::from_secs(60);
     let c: BaseConsumer = crate::kafka::client_config(cfg)
         .set(
             "group.id",
@@ -771,26 +778,57 @@ fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, Ka
         )
         .set("enable.auto.commit", "false")
         .create()?;
+    let topic = &cfg.topics.aggregates;
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
     for q in totals.keys() {
-        tpl.add_partition_offset(&cfg.topics.aggregates, *q, Offset::Beginning)?;
+        let (low, high) = c.fetch_watermarks(topic, *q, Duration::from_secs(30))?;
+        if high > low {
+            ends.insert(*q, high);
+            tpl.add_partition_offset(topic, *q, Offset::Beginning)?;
+        }
     }
     c.assign(&tpl)?;
     drop(tpl);
     let mut latest: BTreeMap<(i32, Vec<u8>), Option<pb::AggregateRecord>> = BTreeMap::new();
-    let mut quiet_since = Instant::now();
-    while quiet_since.elapsed() < Duration::from_millis(1500) {
+    let mut progress_at = Instant::now();
+    while !ends.is_empty() {
         match c.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                quiet_since = Instant::now();
+                progress_at = Instant::now();
                 let key = m.key().unwrap_or_default().to_vec();
                 let rec = m
                     .payload()
                     .and_then(|p| pb::AggregateRecord::decode(p).ok());
+                if ends
+                    .get(&m.partition())
+                    .is_some_and(|end| m.offset() + 1 >= *end)
+                {
+                    ends.remove(&m.partition());
+                }
                 latest.insert((m.partition(), key), rec);
             }
             Some(Err(e)) => tracing::warn!(error = %e, "reading back the aggregates topic"),
-            None => {}
+            None => {
+                // Compaction may have removed the last records: the position tells.
+                if let Ok(pos) = c.position() {
+                    for e in pos.elements() {
+                        if let (Offset::Offset(o), Some(end)) =
+                            (e.offset(), ends.get(&e.partition()))
+                        {
+                            if o >= *end {
+                                ends.remove(&e.partition());
+                            }
+                        }
+                    }
+                }
+                if progress_at.elapsed() > STALL {
+                    tracing::error!(partitions = ?ends.keys().collect::<Vec<_>>(), "reading back the aggregates topic made no progress");
+                    return Err(KafkaError::MetadataFetch(
+                        RDKafkaErrorCode::OperationTimedOut,
+                    ));
+                }
+            }
         }
     }
     let mut n = 0;
