@@ -1,5 +1,8 @@
 //! A fast, deterministic hasher for the engine's in-memory maps (keys are small integers and
 //! short strings; DoS resistance is not needed: keys come from validated, keyed events).
+//!
+//! Not for identities: structured inputs (ids differing in a few digits) collide often, which
+//! only costs a map some speed. Case keys and record-id hashes use XXH3 (`case_key`, `rid_hash`).
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -9,11 +12,6 @@ pub struct FastHasher(u64);
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
 impl FastHasher {
-    /// A hasher with its own starting state (for independent hashes of the same bytes).
-    pub fn with_seed(seed: u64) -> FastHasher {
-        FastHasher(seed)
-    }
-
     #[inline]
     fn add(&mut self, v: u64) {
         self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);

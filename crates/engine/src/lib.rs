@@ -345,26 +345,22 @@ impl Engine {
     }
 }
 
-/// The key of a case: a 128-bit hash of its source symbol and case id (two independent stable
-/// hashes; a collision among even 10^10 cases has a probability below 10^-18).
+/// The key of a case: XXH3-128 of its source and case id. The identity of a case must not
+/// collide: an earlier multiply-rotate hash (two seeds) merged cases whose ids differed in a
+/// few digits (e.g. bdc `…2709` and `…2784`), so one case's records were folded into another.
+/// XXH3 mixes every input bit into every output bit; among 10^10 cases a collision has a
+/// probability below 10^-18.
 fn case_key(source: &str, case_id: &str) -> u128 {
-    use std::hash::Hasher;
-    let mut a = fasthash::FastHasher::default();
-    let mut b = fasthash::FastHasher::with_seed(0x9e37_79b9_7f4a_7c15);
-    for h in [&mut a, &mut b] {
-        h.write(source.as_bytes());
-        h.write_u8(0xff);
-        h.write(case_id.as_bytes());
-    }
-    ((b.finish() as u128) << 64) | a.finish() as u128
+    let mut buf = Vec::with_capacity(source.len() + 1 + case_id.len());
+    buf.extend_from_slice(source.as_bytes());
+    buf.push(0xff);
+    buf.extend_from_slice(case_id.as_bytes());
+    xxhash_rust::xxh3::xxh3_128(&buf)
 }
 
-/// A record id's hash for deduplication (stable across processes, kept in snapshots).
+/// A record id's hash for deduplication (XXH3-64: stable across processes, kept in snapshots).
 fn rid_hash(record_id: &str) -> u64 {
-    use std::hash::Hasher;
-    let mut h = fasthash::FastHasher::with_seed(0x2545_f491_4f6c_dd1d);
-    h.write(record_id.as_bytes());
-    h.finish()
+    xxhash_rust::xxh3::xxh3_64(record_id.as_bytes())
 }
 
 /// Removes the items present in both lists (as multisets).

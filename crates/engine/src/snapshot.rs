@@ -12,7 +12,7 @@ use crate::store::{Cell, Store};
 use crate::{Engine, EngineStats};
 use std::collections::BTreeMap;
 
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
 
 /// Why a snapshot could not be restored.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

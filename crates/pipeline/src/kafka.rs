@@ -71,6 +71,11 @@ pub fn report_broker_error(progress: &crate::Progress, error: &KafkaError, reaso
 /// librdkafka's log lines, forwarded to `tracing` (warnings and worse only).
 pub fn log_librdkafka(level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
     use rdkafka::config::RDKafkaLogLevel as L;
+    if fac == "FAIL" {
+        // Connection failures also reach the error callback, which logs each change once.
+        tracing::debug!(facility = fac, "librdkafka: {message}");
+        return;
+    }
     match level {
         L::Emerg | L::Alert | L::Critical | L::Error => {
             tracing::error!(facility = fac, "librdkafka: {message}")
