@@ -138,6 +138,10 @@ pub async fn run(
                 break;
             }
             _ = tick.tick() => {
+                // Waiting for brokers that went away is not idleness: the work is still there.
+                if progress.broker_problem().is_some() {
+                    progress.touch();
+                }
                 if let Some(idle) = opts.idle_exit {
                     // Before the first record, allow for group joins and a dead member's session
                     // timeout (a restart after SIGKILL) before calling the pipeline idle.
