@@ -49,6 +49,18 @@ pub struct Progress {
     /// Why the brokers cannot be used right now (unreachable, authentication failed, ...),
     /// as librdkafka reported it; `None` once a broker answered again.
     pub broker_problem: Mutex<Option<String>>,
+    /// Stages in the middle of a flush (publishing, computing updates): not idle.
+    busy: AtomicU64,
+}
+
+/// Marks a stage busy while it lives (a flush runs every few hundred milliseconds even without
+/// work, so the end of one is not activity: publishing is).
+pub struct Busy<'a>(&'a Progress);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Default for Progress {
@@ -74,6 +86,7 @@ impl Default for Progress {
             commits_failed: AtomicU64::new(0),
             stages_ready: AtomicU64::new(0),
             broker_problem: Mutex::new(None),
+            busy: AtomicU64::new(0),
         }
     }
 }
@@ -83,6 +96,25 @@ impl Progress {
     pub fn touch(&self) {
         self.last_activity_ms
             .store(self.started.elapsed().as_millis().max(1) as u64, Relaxed);
+    }
+
+    /// Marks a stage busy until the guard is dropped (a flush can compute for seconds without
+    /// consuming or publishing anything).
+    pub fn busy(&self) -> Busy<'_> {
+        self.busy.fetch_add(1, Relaxed);
+        Busy(self)
+    }
+
+    /// No stage is busy and no owned partition reports consumer lag: with `idle_ms`, what
+    /// `--idle-exit` needs before it stops the run.
+    pub fn quiet(&self) -> bool {
+        self.busy.load(Relaxed) == 0
+            && self
+                .lag
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .all(|l| *l <= 0)
     }
 
     /// Whether anything was consumed or published yet.

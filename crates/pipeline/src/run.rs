@@ -146,7 +146,7 @@ pub async fn run(
                     // Before the first record, allow for group joins and a dead member's session
                     // timeout (a restart after SIGKILL) before calling the pipeline idle.
                     let limit = if progress.active() { idle } else { idle.max(Duration::from_secs(60)) };
-                    if progress.idle_ms() >= limit.as_millis() as u64 {
+                    if progress.idle_ms() >= limit.as_millis() as u64 && progress.quiet() {
                         if let Some(l) = opts.linger {
                             tracing::info!(linger_s = l.as_secs_f64(), "idle: lingering before stopping");
                             tokio::select! {

@@ -306,6 +306,7 @@ pub async fn normalize_stage(
         }
         let stop = stopping(&shutdown);
         if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            let _busy = progress.busy();
             out.flush().await?;
             // Revoked partitions are no longer ours to commit.
             for (t, p) in c.context().take_revoked() {
@@ -512,6 +513,7 @@ pub async fn engine_stage(
         }
         let stop = stopping(&shutdown);
         if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            let _busy = progress.busy();
             // Never publish for partitions given up since the last look.
             for (_, p) in c.context().take_revoked() {
                 engines.remove(&p);
@@ -671,6 +673,7 @@ pub async fn totals_stage(
         }
         let stop = stopping(&shutdown);
         if stop || batch >= cfg.pipeline.max_batch || last_flush.elapsed() >= flush_every {
+            let _busy = progress.busy();
             // Never publish for partitions given up since the last look.
             for (_, p) in c.context().take_revoked() {
                 totals.remove(&p);
