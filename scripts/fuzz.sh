@@ -33,6 +33,10 @@ die() { echo "fuzz: error: $*" >&2; exit 1; }
 [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] \
     || die "seconds per target must be a positive integer, got '$SECONDS_PER_TARGET'"
 case "$SANITIZER" in none | address) ;; *) die "FUZZ_SANITIZER must be none or address" ;; esac
+for t in $TARGETS; do
+    [[ " $ALL_TARGETS " == *" $t "* ]] || die "unknown target '$t' (targets: $ALL_TARGETS)"
+    [[ -d "$FUZZ_DIR/corpus/$t" ]] || die "no seed corpus fuzz/corpus/$t"
+done
 command -v rustup >/dev/null 2>&1 || die "rustup not found (the nightly toolchain is needed)"
 
 # The nightly toolchain (libFuzzer's instrumentation needs -Z flags).
@@ -56,17 +60,17 @@ cd "$FUZZ_DIR"
 BUILD_LOG="$(mktemp)"
 SCRATCH="$(mktemp -d)"
 trap 'rm -rf "$SCRATCH" "$BUILD_LOG"' EXIT
+started=$SECONDS
 if ! cargo +nightly fuzz build -O --debug-assertions --sanitizer "$SANITIZER" >"$BUILD_LOG" 2>&1; then
     cat "$BUILD_LOG" >&2
     die "cargo fuzz build failed"
 fi
+echo "fuzz: targets built in $((SECONDS - started))s (sanitizer: $SANITIZER)"
 HOST="$(rustc +nightly -vV | sed -n 's/^host: //p')"
 BIN_DIR="$FUZZ_DIR/target/$HOST/release"
 
 failed=()
 for t in $TARGETS; do
-    [[ " $ALL_TARGETS " == *" $t "* ]] || die "unknown target '$t' (targets: $ALL_TARGETS)"
-    [[ -d "corpus/$t" ]] || die "no seed corpus fuzz/corpus/$t"
     mkdir -p "$SCRATCH/$t" "artifacts/$t"
     cp -R "corpus/$t/." "$SCRATCH/$t/"
     log="$SCRATCH/$t.log"

@@ -1,7 +1,7 @@
 //! Helpers shared by the end-to-end tests: locate and run the real `govstream` binary.
 //!
-//! `make test` builds the binary before running the tests; a test never builds it itself
-//! (cargo holds the build lock while tests run).
+//! `make test` builds the release binary and points `GOVSTREAM_BIN` at it before running the
+//! tests; a test never builds it itself (cargo holds the build lock while tests run).
 
 pub mod kafka;
 pub mod workload;
@@ -28,7 +28,7 @@ pub fn govstream_bin() -> PathBuf {
     let p = target.join("debug").join("govstream");
     assert!(
         p.exists(),
-        "{} is missing: run `cargo build -p govstream-cli` first (make test does)",
+        "{} is missing: run `cargo build -p govstream-cli` first, or set GOVSTREAM_BIN (make test does)",
         p.display()
     );
     p

@@ -35,7 +35,21 @@ pub enum PartialError {
     Steps(usize, usize),
     #[error("partial record has no value")]
     NoValue,
+    /// A day, watermark, count or overdue change no engine can report: summing it could
+    /// overflow, and rendering it could take a DAY record per day for millennia.
+    #[error("partial record has a {0} outside the supported range")]
+    Range(&'static str),
 }
+
+// What partials may carry. Engines see events from 2000-01-01 to 2100-01-01 (normalization's
+// accepted range), deadlines can be centuries later, counts stay far below 2^40. The bounds are
+// generous; they keep every sum in i64 and the days rendered per key bounded.
+/// Local days (since 1970-01-01) of cells and overdue steps: 1970-01-01 ..= 9999-12-31.
+const DAYS: std::ops::RangeInclusive<i32> = 0..=2_932_896;
+/// Watermarks, UTC microseconds: 1970-01-01 .. 2200-01-01.
+const WATERMARKS: std::ops::Range<i64> = 0..7_258_118_400_000_000;
+/// Largest counter, bucket count or overdue change (absolute value).
+const MAX_COUNT: i64 = 1 << 40;
 
 /// Records of one (family, dims) by encoded key, with their fingerprints.
 type Published = FastMap<Vec<u8>, (u64, pb::AggregateRecord)>;
@@ -123,14 +137,28 @@ impl Totals {
         let part = p.source_partition;
         match &p.value {
             Some(pb::partial::Value::WatermarkUs(w)) => {
+                if !WATERMARKS.contains(w) {
+                    return Err(PartialError::Range("watermark"));
+                }
                 let e = self.watermarks.entry(part).or_insert(*w);
                 *e = (*e).max(*w);
             }
             Some(pb::partial::Value::Cell(c)) => {
-                let (fam, dims) = self.key(p.key.as_ref())?;
                 if c.counters.len() > 14 || c.buckets.len() != BUCKETS {
                     return Err(PartialError::Shape(c.counters.len(), c.buckets.len()));
                 }
+                if !DAYS.contains(&c.day) {
+                    return Err(PartialError::Range("day"));
+                }
+                if !c
+                    .counters
+                    .iter()
+                    .chain(&c.buckets)
+                    .all(|v| (0..=MAX_COUNT).contains(v))
+                {
+                    return Err(PartialError::Range("count"));
+                }
+                let (fam, dims) = self.key(p.key.as_ref())?;
                 let mut cell = Cell::default();
                 cell.counters[..c.counters.len()].copy_from_slice(&c.counters);
                 cell.buckets.copy_from_slice(&c.buckets);
@@ -145,10 +173,20 @@ impl Totals {
                 self.dirty.insert((fam, dims));
             }
             Some(pb::partial::Value::Overdue(o)) => {
-                let (fam, dims) = self.key(p.key.as_ref())?;
                 if o.days.len() != o.deltas.len() {
                     return Err(PartialError::Steps(o.days.len(), o.deltas.len()));
                 }
+                if !o.days.iter().all(|d| DAYS.contains(d)) {
+                    return Err(PartialError::Range("day"));
+                }
+                if !o
+                    .deltas
+                    .iter()
+                    .all(|v| (-MAX_COUNT..=MAX_COUNT).contains(v))
+                {
+                    return Err(PartialError::Range("overdue change"));
+                }
+                let (fam, dims) = self.key(p.key.as_ref())?;
                 let new: BTreeMap<i32, i64> = o
                     .days
                     .iter()
@@ -315,5 +353,111 @@ impl Totals {
             self.offset_s,
             None,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Option<pb::PartialKey> {
+        Some(pb::PartialKey {
+            family: pb::Family::Hotline as i32,
+            dims: ["652801", "D", "COMPLAINT", "PHONE"]
+                .map(str::to_owned)
+                .to_vec(),
+        })
+    }
+
+    fn cell(partition: i32, day: i32, counter: i64) -> pb::Partial {
+        pb::Partial {
+            source_partition: partition,
+            key: key(),
+            value: Some(pb::partial::Value::Cell(pb::PartialCell {
+                day,
+                counters: vec![counter],
+                buckets: vec![0; BUCKETS],
+                sum_us: 0,
+            })),
+        }
+    }
+
+    fn overdue(days: Vec<i32>, deltas: Vec<i64>) -> pb::Partial {
+        pb::Partial {
+            source_partition: 0,
+            key: key(),
+            value: Some(pb::partial::Value::Overdue(pb::PartialOverdue {
+                days,
+                deltas,
+            })),
+        }
+    }
+
+    fn watermark(w: i64) -> pb::Partial {
+        pb::Partial {
+            source_partition: 0,
+            key: None,
+            value: Some(pb::partial::Value::WatermarkUs(w)),
+        }
+    }
+
+    /// 2020-07-15T00:00Z.
+    const WM_2020: i64 = 1_594_771_200_000_000;
+    const DAY_2020: i32 = 18_458;
+
+    /// Found with the `partials` fuzz target (hand-made boundary inputs, now its `regress-*`
+    /// seeds): partials no engine can produce made the totals stage panic on overflow (debug
+    /// builds; garbage in release ones) or render a DAY record per day for thousands of years.
+    /// They are refused now, and the totals stay as they were.
+    #[test]
+    fn out_of_range_partials_are_refused() {
+        let mut t = Totals::new(8 * 3600);
+        // A far-future watermark: the local day of it overflowed.
+        assert_eq!(
+            t.apply(&watermark(i64::MAX)),
+            Err(PartialError::Range("watermark"))
+        );
+        assert_eq!(
+            t.apply(&watermark(-1)),
+            Err(PartialError::Range("watermark"))
+        );
+        assert_eq!(t.watermark(), None);
+        assert!(t.take_updates().is_empty());
+        // Counters of two partitions summing past i64::MAX; a negative count.
+        assert_eq!(
+            t.apply(&cell(0, DAY_2020, i64::MAX)),
+            Err(PartialError::Range("count"))
+        );
+        assert_eq!(
+            t.apply(&cell(0, DAY_2020, i64::MIN)),
+            Err(PartialError::Range("count"))
+        );
+        // A cell before 1970.
+        assert_eq!(t.apply(&cell(0, -1, 1)), Err(PartialError::Range("day")));
+        // An overdue step 2700 years before the watermark (did not finish), and steps summing
+        // past i64::MAX.
+        assert_eq!(
+            t.apply(&overdue(vec![-1_000_000], vec![1])),
+            Err(PartialError::Range("day"))
+        );
+        assert_eq!(
+            t.apply(&overdue(
+                vec![DAY_2020, DAY_2020 + 1],
+                vec![i64::MAX, i64::MAX]
+            )),
+            Err(PartialError::Range("overdue change"))
+        );
+        assert_eq!(t.family_totals(), [[0; 14]; 2]);
+        // What engines do publish still goes through.
+        assert_eq!(t.apply(&cell(0, DAY_2020, 3)), Ok(()));
+        assert_eq!(t.apply(&cell(1, DAY_2020, 1 << 40)), Ok(()));
+        assert_eq!(
+            t.apply(&overdue(vec![DAY_2020, DAY_2020 + 3], vec![2, -2])),
+            Ok(())
+        );
+        assert_eq!(t.apply(&watermark(WM_2020)), Ok(()));
+        assert_eq!(t.family_totals()[1][0], 3 + (1 << 40));
+        assert!(!t.take_updates().is_empty());
+        assert_eq!(t.overdue_now().len(), 1);
     }
 }

@@ -1,7 +1,8 @@
 //! A validating JSON reader that keeps only what normalization looks at: the members of the
 //! top-level object and of objects nested one level down, as borrowed slices where possible.
 //! It accepts exactly RFC 8259 JSON (no NaN/Infinity, no trailing commas, no control characters
-//! in strings, no lone surrogates); a property test holds it to `serde_json`'s verdicts.
+//! in strings, no lone surrogates) within serde_json's limits (nesting depth 127, numbers within
+//! f64); a property test and the `json_reader` fuzz target hold it to `serde_json`'s verdicts.
 
 use std::borrow::Cow;
 
@@ -39,7 +40,8 @@ pub struct JsonError {
     pub what: &'static str,
 }
 
-const MAX_DEPTH: usize = 128;
+/// Arrays and objects nest at most this deep: serde_json's default recursion limit.
+const MAX_DEPTH: usize = 127;
 
 /// FNV-1a, for the small key maps of a field index.
 #[derive(Default, Clone, Copy)]
@@ -225,7 +227,8 @@ impl<'a> Parser<'a> {
         depth: usize,
         record: Option<Option<u32>>,
     ) -> Result<JsonValue<'a>, JsonError> {
-        if depth > MAX_DEPTH {
+        // `depth` containers are open around this value; an array or object here is one more.
+        if depth >= MAX_DEPTH && matches!(self.peek(), Some(b'{' | b'[')) {
             return Err(self.err("nesting too deep"));
         }
         match self.peek() {
@@ -499,20 +502,27 @@ impl<'a> Parser<'a> {
                 self.i += 1;
             }
         }
-        if !integer {
-            return Ok(JsonValue::Other);
-        }
-        // serde_json's integers are i64/u64; larger ones are floats there, so here too.
         let text = &self.s[start..self.i];
-        if text == "-0" {
-            // serde_json reads -0 as the float -0.0.
-            return Ok(JsonValue::Other);
+        if integer {
+            // serde_json's integers are i64/u64; larger ones are floats there, so here too.
+            if text == "-0" {
+                // serde_json reads -0 as the float -0.0.
+                return Ok(JsonValue::Other);
+            }
+            if let Ok(v) = text.parse::<i64>() {
+                return Ok(JsonValue::Int(v as i128));
+            }
+            if let Ok(v) = text.parse::<u64>() {
+                return Ok(JsonValue::Int(v as i128));
+            }
         }
-        Ok(match (text.parse::<i64>(), text.parse::<u64>()) {
-            (Ok(v), _) => JsonValue::Int(v as i128),
-            (_, Ok(v)) => JsonValue::Int(v as i128),
-            _ => JsonValue::Other,
-        })
+        // A float: serde_json refuses one it reads as infinite (`1e400`, 400 digits, even
+        // `1.7976931348623158e308`) as "number out of range", so the record is not JSON here
+        // either. Its own number reader decides, so the verdicts agree to the last digit.
+        if serde_json::from_str::<f64>(text).is_err() {
+            return Err(self.err("number out of range"));
+        }
+        Ok(JsonValue::Other)
     }
 }
 
@@ -571,6 +581,78 @@ mod tests {
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(parse_object(&deep).is_err());
+    }
+
+    /// Found by fuzzing (`json_reader`, input `2e66666`): numbers beyond the f64 range were
+    /// accepted although serde_json refuses them ("number out of range"), and normalization
+    /// used serde_json's verdict before this reader existed.
+    #[test]
+    fn numbers_beyond_f64_are_not_json() {
+        let huge_int = "9".repeat(400);
+        for bad in [
+            "2e66666",
+            "{\"a\":-1e309}",
+            huge_int.as_str(),
+            "[1.8e308]",
+            // serde_json's fast float reader rounds this one up to infinity.
+            "1.7976931348623158e308",
+        ] {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(bad).is_err(),
+                "{bad}"
+            );
+            assert_eq!(
+                parse_object(bad).unwrap_err().what,
+                "number out of range",
+                "{bad}"
+            );
+            assert!(parse_fields(bad, &FieldIndex::default()).is_err(), "{bad}");
+        }
+        for good in [
+            "1.7976931348623157e308",
+            "-1e308",
+            "1e-400",
+            "18446744073709551616",
+            "0.5",
+        ] {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(good).is_ok(),
+                "{good}"
+            );
+            assert_eq!(parse_object(good).unwrap().map(|_| ()), None, "{good}");
+        }
+        // So a record with one is `malformed_json`, as it was with serde_json.
+        let key = std::sync::Arc::new(crate::PseudonymKey::new("k"));
+        let hotline = crate::preset("hotline", key).unwrap().unwrap();
+        let rec = r#"{"eventId":"e","orderNo":"o","action":"ANSWER","time":"2020-07-15T10:21:00Z","x":1e400}"#;
+        let rej = hotline.normalize(rec.as_bytes()).unwrap_err();
+        assert_eq!(rej.reason, crate::Reason::MalformedJson);
+        assert!(hotline
+            .normalize(rec.replace("1e400", "1e300").as_bytes())
+            .is_ok());
+    }
+
+    /// Found with the `json_reader` fuzz target (hand-made inputs at the limit): 128 nested
+    /// arrays (or objects) were accepted, 129 arrays too; serde_json stops at 127 ("recursion
+    /// limit exceeded").
+    #[test]
+    fn nesting_limit_is_serde_jsons() {
+        let arrays = |n: usize| "[".repeat(n) + "1" + &"]".repeat(n);
+        let objects = |n: usize| "{\"a\":".repeat(n) + "1" + &"}".repeat(n);
+        for n in [1, 126, 127, 128, 129, 130] {
+            for text in [arrays(n), objects(n)] {
+                let serde_ok = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+                assert_eq!(serde_ok, n <= 127, "serde_json at {n}");
+                assert_eq!(parse_object(&text).is_ok(), serde_ok, "parse_object at {n}");
+                let mut ix = FieldIndex::default();
+                ix.add(&path("a.a"));
+                assert_eq!(
+                    parse_fields(&text, &ix).is_ok(),
+                    serde_ok,
+                    "parse_fields at {n}"
+                );
+            }
+        }
     }
 
     #[test]
