@@ -139,7 +139,7 @@ impl Fault {
             "govstream.aggregates.json.v1",
         ] {
             let p = self.dir.join(format!("{topic}.dump"));
-            std::fs::write(&p, pyclient(&["dump", &self.broker.addr, topic, "4"])).unwrap();
+            pyclient(&["dump", &self.broker.addr, topic, "4", p.to_str().unwrap()]);
             outputs.push(p);
         }
         let o = run(&[

@@ -14,8 +14,8 @@
     kafka_client.py accounting BROKERS NORMALIZED DLQ IDLE_S
                                                       per source: distinct positions normalized,
                                                       rejected, and in both (JSON)
-    kafka_client.py dump BROKERS TOPIC IDLE_S         every key, value and header, raw bytes, one
-                                                      record per line (for byte searches)
+    kafka_client.py dump BROKERS TOPIC IDLE_S FILE    every key, value and header, raw bytes, one
+                                                      record per line, into FILE (for byte searches)
 
 Security settings (kafka-python keyword arguments) come from $KAFKA_CLIENT_SECURITY as JSON, e.g.
 {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", ...}.
@@ -142,12 +142,13 @@ def accounting(brokers, normalized, dlq, idle_s):
     print(json.dumps(out, sort_keys=True))
 
 
-def dump(brokers, topic, idle_s):
-    out = sys.stdout.buffer
+def dump(brokers, topic, idle_s, path):
+    out = open(path, "wb")
     for m in read_all(brokers, topic, idle_s):
         for part in [m.key or b"", m.value or b""] + [k.encode() + b"=" + (v or b"") for k, v in m.headers or []]:
             out.write(part.replace(b"\n", b" ") + b"\t")
         out.write(b"\n")
+    out.close()
 
 
 def count(brokers, topic, idle_s):
