@@ -69,8 +69,12 @@ pub struct Totals {
 }
 
 fn fingerprint(r: &pb::AggregateRecord) -> u64 {
-    crate::stable_hash(&r.encode_to_vec())
+    // STALE is reserved for keys that must be published again.
+    crate::stable_hash(&r.encode_to_vec()).max(1)
 }
+
+/// The fingerprint of a published key whose value must be replaced.
+const STALE: u64 = 0;
 
 impl Totals {
     pub fn new(offset_s: i32) -> Totals {
@@ -209,6 +213,18 @@ impl Totals {
     /// Tells the totals what its aggregates partition already holds (read back on assignment):
     /// a later `take_updates` then replaces or deletes those records as needed, so a restarted
     /// stage also removes keys that a previous incarnation published and that no longer exist.
+    /// Records that `key` is published with a value this stage must replace: the aggregates
+    /// topic and its JSON mirror disagree on it (a crash between the two writes). The next
+    /// [`Totals::take_updates`] publishes its current value, or a tombstone if it has none.
+    pub fn restore_stale(&mut self, key: &pb::AggregateKey) {
+        let (fam, dims) = self.family_dims(key);
+        self.published
+            .entry((fam, dims))
+            .or_default()
+            .insert(key.encode_to_vec(), STALE);
+        self.dirty.insert((fam, dims));
+    }
+
     pub fn restore_published(&mut self, record: &pb::AggregateRecord) {
         let Some(key) = record.key.as_ref() else {
             return;
@@ -459,5 +475,40 @@ mod tests {
         assert_eq!(t.family_totals()[1][0], 3 + (1 << 40));
         assert!(!t.take_updates().is_empty());
         assert_eq!(t.overdue_now().len(), 1);
+    }
+
+    /// A key the two aggregates topics disagree on is published again: as a value when the
+    /// totals hold one, as a tombstone when they do not.
+    #[test]
+    fn stale_keys_are_published_again() {
+        let mut t = Totals::new(8 * 3600);
+        t.apply(&cell(0, DAY_2020, 3)).unwrap();
+        t.apply(&watermark(WM_2020)).unwrap();
+        let first = t.take_updates();
+        let Some(Update::Upsert(r)) = first.first().cloned() else {
+            panic!("{first:?}");
+        };
+        let key = r.key.clone().unwrap();
+        // Published and mirrored: nothing to do.
+        let mut again = Totals::new(8 * 3600);
+        again.restore_published(&r);
+        again.apply(&cell(0, DAY_2020, 3)).unwrap();
+        again.apply(&watermark(WM_2020)).unwrap();
+        assert!(!again
+            .take_updates()
+            .iter()
+            .any(|u| matches!(u, Update::Upsert(x) if x.key == r.key)));
+        // Stale: the same value is published again.
+        let mut again = Totals::new(8 * 3600);
+        again.restore_stale(&key);
+        again.apply(&cell(0, DAY_2020, 3)).unwrap();
+        again.apply(&watermark(WM_2020)).unwrap();
+        assert!(again.take_updates().contains(&Update::Upsert(r.clone())));
+        // Stale and gone: a tombstone.
+        let mut gone = Totals::new(8 * 3600);
+        gone.restore_stale(&key);
+        gone.apply(&cell(0, DAY_2020 - 1, 3)).unwrap();
+        gone.apply(&watermark(WM_2020)).unwrap();
+        assert!(gone.take_updates().contains(&Update::Delete(key)));
     }
 }

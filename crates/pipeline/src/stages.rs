@@ -766,13 +766,94 @@ pub fn key_json(k: &pb::AggregateKey) -> String {
     .to_string()
 }
 
-/// Reads partition `q` of the aggregates topic from its start into `t` (what is already
-/// published). The end is detected by silence, as some brokers report unreliable watermarks.
+/// Restores what earlier owners published to the newly assigned partitions: the aggregates
+/// topic and its JSON mirror, each read to the high watermarks taken now (every earlier owner
+/// flushed before giving a partition up). A key is taken as published only if both topics hold
+/// the same value; a key on which they disagree (a crash between the two writes) is restored as
+/// stale, so that it is published again (or tombstoned) in both. Stopping early would leave keys
+/// this owner never tombstones, so an incomplete read is an error, not a shortcut.
 fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, KafkaError> {
+    let parts: Vec<i32> = totals.keys().copied().collect();
+    let proto = read_to_end(cfg, &cfg.topics.aggregates, &parts)?;
+    let json = match cfg.topics.json_mirror() {
+        Some(t) => Some(read_to_end(cfg, t, &parts)?),
+        None => None,
+    };
+    let mut n = 0;
+    let mut agreed: std::collections::HashSet<(i32, String)> = Default::default();
+    for ((q, _), value) in proto {
+        let (Some(t), Some(bytes)) = (totals.get_mut(&q), value) else {
+            continue;
+        };
+        let Ok(r) = pb::AggregateRecord::decode(&bytes[..]) else {
+            continue;
+        };
+        let Some(key) = r.key.as_ref() else {
+            continue;
+        };
+        let jk = key_json(key);
+        let mirrored = json.as_ref().is_none_or(|j| {
+            j.get(&(q, jk.clone().into_bytes()))
+                .is_some_and(|v| v.as_deref() == Some(canonical_json(&r).as_bytes()))
+        });
+        if mirrored {
+            t.restore_published(&r);
+            agreed.insert((q, jk));
+        } else {
+            t.restore_stale(key);
+        }
+        n += 1;
+    }
+    // Values only the JSON mirror still holds (its tombstone was lost): replaced or tombstoned.
+    for ((q, jk), value) in json.into_iter().flatten() {
+        let (Some(t), Some(_), Ok(jk)) = (totals.get_mut(&q), value, String::from_utf8(jk)) else {
+            continue;
+        };
+        if !agreed.contains(&(q, jk.clone())) {
+            if let Some(key) = key_from_json(&jk) {
+                t.restore_stale(&key);
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// The inverse of [`key_json`].
+fn key_from_json(text: &str) -> Option<pb::AggregateKey> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let hotline = s("family")? == "hotline";
+    Some(pb::AggregateKey {
+        family: if hotline {
+            pb::Family::Hotline
+        } else {
+            pb::Family::Application
+        } as i32,
+        granularity: if s("granularity")? == "MONTH" {
+            pb::Granularity::Month
+        } else {
+            pb::Granularity::Day
+        } as i32,
+        window: s("window")?,
+        region: s("region")?,
+        dept: s("dept")?,
+        item: if hotline { String::new() } else { s("item")? },
+        category: if hotline {
+            s("category")?
+        } else {
+            String::new()
+        },
+        channel: s("channel")?,
+    })
+}
+
+/// The latest value per key of `partitions` of `topic`, read to the high watermarks taken now.
+fn read_to_end(
+    cfg: &Config,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<BTreeMap<(i32, Vec<u8>), Option<Vec<u8>>>, KafkaError> {
     use rdkafka::consumer::BaseConsumer;
-    // Reading stops at each partition's high watermark taken now: everything an earlier owner
-    // published (it flushed before giving the partition up). Stopping early would leave keys
-    // this owner never tombstones, so an incomplete read is an error, not a shortcut.
     const STALL: Duration = Duration::from_secs(60);
     let c: BaseConsumer = crate::kafka::client_config(cfg)
         .set(
@@ -781,10 +862,9 @@ fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, Ka
         )
         .set("enable.auto.commit", "false")
         .create()?;
-    let topic = &cfg.topics.aggregates;
     let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
-    for q in totals.keys() {
+    for q in partitions {
         let (low, high) = c.fetch_watermarks(topic, *q, Duration::from_secs(30))?;
         if high > low {
             ends.insert(*q, high);
@@ -793,25 +873,24 @@ fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, Ka
     }
     c.assign(&tpl)?;
     drop(tpl);
-    let mut latest: BTreeMap<(i32, Vec<u8>), Option<pb::AggregateRecord>> = BTreeMap::new();
+    let mut latest = BTreeMap::new();
     let mut progress_at = Instant::now();
     while !ends.is_empty() {
         match c.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 progress_at = Instant::now();
-                let key = m.key().unwrap_or_default().to_vec();
-                let rec = m
-                    .payload()
-                    .and_then(|p| pb::AggregateRecord::decode(p).ok());
                 if ends
                     .get(&m.partition())
                     .is_some_and(|end| m.offset() + 1 >= *end)
                 {
                     ends.remove(&m.partition());
                 }
-                latest.insert((m.partition(), key), rec);
+                latest.insert(
+                    (m.partition(), m.key().unwrap_or_default().to_vec()),
+                    m.payload().map(<[u8]>::to_vec),
+                );
             }
-            Some(Err(e)) => tracing::warn!(error = %e, "reading back the aggregates topic"),
+            Some(Err(e)) => tracing::warn!(topic, error = %e, "reading back an aggregates topic"),
             None => {
                 // Compaction may have removed the last records: the position tells.
                 if let Ok(pos) = c.position() {
@@ -826,7 +905,7 @@ fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, Ka
                     }
                 }
                 if progress_at.elapsed() > STALL {
-                    tracing::error!(partitions = ?ends.keys().collect::<Vec<_>>(), "reading back the aggregates topic made no progress");
+                    tracing::error!(topic, partitions = ?ends.keys().collect::<Vec<_>>(), "reading back made no progress");
                     return Err(KafkaError::MetadataFetch(
                         RDKafkaErrorCode::OperationTimedOut,
                     ));
@@ -834,14 +913,7 @@ fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, Ka
             }
         }
     }
-    let mut n = 0;
-    for ((q, _), r) in latest {
-        if let (Some(t), Some(r)) = (totals.get_mut(&q), r) {
-            t.restore_published(&r);
-            n += 1;
-        }
-    }
-    Ok(n)
+    Ok(latest)
 }
 
 async fn publish(cfg: &Config, out: &mut Pending, q: i32, u: &Update) -> Result<(), KafkaError> {
@@ -889,4 +961,40 @@ pub fn headers(m: &impl Message) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keys_read_back_into_aggregate_keys() {
+        let keys = [
+            pb::AggregateKey {
+                family: pb::Family::Application as i32,
+                granularity: pb::Granularity::Day as i32,
+                window: "2020-01-01".into(),
+                region: "652827".into(),
+                dept: "116528274748031040".into(),
+                item: "1165282747480310400100108104000".into(),
+                category: String::new(),
+                channel: "MOBILE".into(),
+            },
+            pb::AggregateKey {
+                family: pb::Family::Hotline as i32,
+                granularity: pb::Granularity::Month as i32,
+                window: "2020-01".into(),
+                region: String::new(),
+                dept: "12345".into(),
+                item: String::new(),
+                category: "COMPLAINT".into(),
+                channel: String::new(),
+            },
+        ];
+        for k in keys {
+            assert_eq!(key_from_json(&key_json(&k)), Some(k));
+        }
+        assert_eq!(key_from_json("{\"family\":\"application\"}"), None);
+        assert_eq!(key_from_json("not json"), None);
+    }
 }
