@@ -34,6 +34,7 @@ struct Fault {
     sent: BTreeMap<&'static str, u64>,
     logs: Vec<PathBuf>,
     metrics: Option<String>,
+    started: Instant,
 }
 
 impl Fault {
@@ -52,6 +53,7 @@ impl Fault {
             sent: BTreeMap::new(),
             logs: Vec::new(),
             metrics: None,
+            started: Instant::now(),
         }
     }
 
@@ -97,9 +99,16 @@ impl Fault {
 
     /// After the runs ended: the aggregates, the accounting and the personal-data scan.
     fn check(&mut self) {
+        let ran = self.started.elapsed();
         assert_same(&final_aggregates(&self.broker), &self.want);
         self.check_accounting();
         self.check_no_personal_data();
+        eprintln!(
+            "{}: pipeline and fault {:.0} s, checks {:.0} s",
+            self.dir.display(),
+            ran.as_secs_f64(),
+            (self.started.elapsed() - ran).as_secs_f64()
+        );
     }
 
     fn check_accounting(&self) {

@@ -851,11 +851,7 @@ fn key_from_json(text: &str) -> Option<pb::AggregateKey> {
 type LatestValues = BTreeMap<(i32, Vec<u8>), Option<Vec<u8>>>;
 
 /// The latest value per key of `partitions` of `topic`, read to the high watermarks taken now.
-fn read_to_end(
-    cfg: &Config,
-    topic: &str,
-    partitions: &[i32],
-) -> Result<LatestValues, KafkaError> {
+fn read_to_end(cfg: &Config, topic: &str, partitions: &[i32]) -> Result<LatestValues, KafkaError> {
     use rdkafka::consumer::BaseConsumer;
     const STALL: Duration = Duration::from_secs(60);
     let c: BaseConsumer = crate::kafka::client_config(cfg)
