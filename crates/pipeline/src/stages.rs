@@ -66,8 +66,24 @@ impl ClientContext for StageContext {
         let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
         for (topic, t) in &stats.topics {
             for (id, p) in &t.partitions {
-                if *id >= 0 && p.consumer_lag >= 0 && p.fetch_state != "none" {
-                    lag.insert((topic.clone(), *id), p.consumer_lag);
+                if *id < 0 || p.fetch_state == "none" {
+                    continue;
+                }
+                // From what this consumer has read (engine and totals never commit, and offsets
+                // committed through a transaction do not reach the consumer's own figures):
+                // the last stable offset (read-committed) minus the next offset to deliver.
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
+                let l = if p.app_offset >= 0 && end >= 0 {
+                    (end - p.app_offset).max(0)
+                } else {
+                    p.consumer_lag
+                };
+                if l >= 0 {
+                    lag.insert((topic.clone(), *id), l);
                 }
             }
         }
