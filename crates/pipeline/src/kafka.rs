@@ -333,3 +333,46 @@ impl Drop for MockKafka {
         unsafe { rdkafka_sys::rd_kafka_mock_cluster_destroy(self.ptr) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(properties: &[(&str, &str)]) -> Config {
+        let mut text = String::from(
+            "[kafka]\nbrokers = \"127.0.0.1:1\"\n[[sources]]\nname = \"hotline\"\ntopic = \"raw\"\n[kafka.properties]\n",
+        );
+        for (k, v) in properties {
+            text.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+        }
+        toml::from_str(&text).unwrap()
+    }
+
+    /// `run --check` builds every client: an unknown property is named before anything runs,
+    /// and what this build must support (TLS, SASL/SCRAM, every codec) is accepted.
+    #[test]
+    fn clients_are_built_from_the_configuration() {
+        let e = check_clients(&config(&[("no.such.property", "1")])).unwrap_err();
+        assert!(matches!(e, ConnectError::Client(_)), "{e}");
+        assert!(e.to_string().contains("no.such.property"), "{e}");
+        check_clients(&config(&[
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", "u"),
+            ("sasl.password", "p"),
+            ("compression.type", "zstd"),
+        ]))
+        .unwrap();
+        for codec in ["gzip", "snappy", "lz4", "zstd"] {
+            check_clients(&config(&[("compression.type", codec)])).unwrap();
+        }
+    }
+
+    /// Nothing listens on port 1: unreachable, said within the timeout, and transient.
+    #[test]
+    fn an_unreachable_broker_is_named() {
+        let e = probe(&config(&[]), Duration::from_secs(1)).unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
+    }
+}
