@@ -4,8 +4,8 @@
 //! restart, and with two instances where one leaves midway. Every record sent is accounted for.
 
 use govstream_e2e::kafka::{
-    assert_accounted, assert_same, final_aggregates, finish, produce_all, start, write_config,
-    write_config_with, Broker,
+    assert_accounted, assert_same, dlq_records, final_aggregates, finish, produce_all, start,
+    write_config, write_config_with, Broker,
 };
 use govstream_e2e::workload::{replay_lines, workload};
 use govstream_e2e::{run, scratch};
@@ -46,22 +46,7 @@ fn pipeline_on_a_real_broker_equals_replay() {
     got.sort();
     assert_same(&got, &want);
     // The dead-letter topic holds every rejected record, with its reason.
-    let o = run(&[
-        "inspect",
-        "--brokers",
-        &broker.addr,
-        "--topic",
-        "govstream.dlq.v1",
-        "--kind",
-        "dlq",
-        "--idle",
-        "3",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dlq: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let dlq = dlq_records(&broker);
     let rejected = std::fs::read_to_string(dir.join("replay/rejected.ndjson"))
         .unwrap()
         .lines()

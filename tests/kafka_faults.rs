@@ -12,10 +12,10 @@
 //! (a read-committed reader sees every record exactly once); poison records in every source.
 
 use govstream_e2e::kafka::{
-    assert_same, final_aggregates, pyclient, write_config_with, Broker, BrokerOptions,
+    assert_same, dlq_records, final_aggregates, pyclient, write_config_with, Broker, BrokerOptions,
 };
 use govstream_e2e::workload::{replay_lines, workload, SOURCES};
-use govstream_e2e::{free_port, govstream_bin, http_get, repo, run, scratch};
+use govstream_e2e::{free_port, govstream_bin, http_get, repo, scratch};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -151,20 +151,12 @@ impl Fault {
             pyclient(&["dump", &self.broker.addr, topic, "4", p.to_str().unwrap()]);
             outputs.push(p);
         }
-        let o = run(&[
-            "inspect",
-            "--brokers",
-            &self.broker.addr,
-            "--topic",
-            "govstream.dlq.v1",
-            "--kind",
-            "dlq",
-            "--idle",
-            "3",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let p = self.dir.join("dlq.inspect");
-        std::fs::write(&p, &o.stdout).unwrap();
+        let lines: Vec<String> = dlq_records(&self.broker)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        std::fs::write(&p, lines.join("\n")).unwrap();
         outputs.push(p);
         if let Some(m) = &self.metrics {
             let p = self.dir.join("metrics.txt");
@@ -436,22 +428,7 @@ fn poison_records_in_every_source_land_in_the_dlq_and_the_partition_keeps_flowin
     inst.finish();
     f.check();
     // Every poison record is in the DLQ with its reason and upstream position.
-    let o = run(&[
-        "inspect",
-        "--brokers",
-        &f.broker.addr,
-        "--topic",
-        "govstream.dlq.v1",
-        "--kind",
-        "dlq",
-        "--idle",
-        "3",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dlq: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let dlq = dlq_records(&f.broker);
     let oversize: Vec<&serde_json::Value> =
         dlq.iter().filter(|r| r["reason"] == "oversize").collect();
     assert_eq!(oversize.len(), 3, "one 2 MB record per source");

@@ -335,3 +335,23 @@ pub fn assert_accounted(broker: &Broker, sent: u64) {
     .unwrap();
     assert_eq!(n, sent, "distinct source positions in normalized + DLQ");
 }
+
+/// The dead-letter topic as `govstream inspect --kind dlq` prints it (original bytes left out).
+pub fn dlq_records(broker: &Broker) -> Vec<serde_json::Value> {
+    let o = crate::run(&[
+        "inspect",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        "govstream.dlq.v1",
+        "--kind",
+        "dlq",
+        "--idle",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
