@@ -173,8 +173,48 @@ fn producer_config(cfg: &Config) -> ClientConfig {
     c
 }
 
-pub fn producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
-    producer_config(cfg).create()
+/// govstream's producers: their own thread serves librdkafka's callbacks, so a broker problem
+/// is reported (log, `/readyz`) even while every stage waits for deliveries.
+pub type StageProducer = FutureProducer<BrokerWatch>;
+
+/// Reports a client's broker problems into `Progress` (see [`report_broker_error`]) and clears
+/// them when its statistics show a broker up again.
+pub struct BrokerWatch {
+    progress: Option<std::sync::Arc<crate::Progress>>,
+}
+
+impl BrokerWatch {
+    pub fn new(progress: Option<std::sync::Arc<crate::Progress>>) -> BrokerWatch {
+        BrokerWatch { progress }
+    }
+}
+
+impl rdkafka::ClientContext for BrokerWatch {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match &self.progress {
+            Some(p) => report_broker_error(p, &error, reason),
+            None => tracing::warn!(error = %error, "kafka: {reason}"),
+        }
+    }
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        log_librdkafka(level, fac, message);
+    }
+    fn stats(&self, stats: rdkafka::Statistics) {
+        if let Some(p) = &self.progress {
+            if stats.brokers.values().any(|b| b.state == "UP") && p.set_broker_problem(None) {
+                tracing::info!("kafka: brokers reachable again");
+            }
+        }
+    }
+}
+
+pub fn producer(
+    cfg: &Config,
+    progress: Option<std::sync::Arc<crate::Progress>>,
+) -> Result<StageProducer, KafkaError> {
+    producer_config(cfg)
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(BrokerWatch::new(progress))
 }
 
 /// A transactional producer for the normalize stage, initialized (blocking call).
@@ -186,7 +226,8 @@ pub fn producer(cfg: &Config) -> Result<FutureProducer, KafkaError> {
 pub fn transactional_producer(
     cfg: &Config,
     instance_id: Option<&str>,
-) -> Result<FutureProducer, KafkaError> {
+    progress: Option<std::sync::Arc<crate::Progress>>,
+) -> Result<StageProducer, KafkaError> {
     let id = match instance_id {
         Some(i) => format!("{}-normalize-{i}", cfg.kafka.group_prefix),
         None => format!(
@@ -198,10 +239,11 @@ pub fn transactional_producer(
                 .map_or(0, |d| d.as_nanos())
         ),
     };
-    let p: FutureProducer = producer_config(cfg)
+    let p: StageProducer = producer_config(cfg)
         .set("transactional.id", id)
         .set("transaction.timeout.ms", "60000")
-        .create()?;
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(BrokerWatch::new(progress))?;
     p.init_transactions(Duration::from_secs(30))?;
     p.begin_transaction()?;
     Ok(p)
@@ -254,7 +296,7 @@ pub async fn create_topics(cfg: &Config) -> Result<(), KafkaError> {
 }
 
 /// Number of partitions of a topic, from the cluster's metadata.
-pub fn partition_count(producer: &FutureProducer, topic: &str) -> Result<i32, KafkaError> {
+pub fn partition_count(producer: &StageProducer, topic: &str) -> Result<i32, KafkaError> {
     let md = producer
         .client()
         .fetch_metadata(Some(topic), Duration::from_secs(10))?;

@@ -86,14 +86,16 @@ pub async fn run(
         create_topics(&cfg).await?;
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let p = producer(&cfg)?;
+    let p = producer(&cfg, Some(progress.clone()))?;
     let offset_s = cal.offset_s();
     let mut tasks = tokio::task::JoinSet::new();
     let normalize_producer = if cfg.kafka.transactions {
-        let (c, id) = (cfg.clone(), opts.instance_id.clone());
-        tokio::task::spawn_blocking(move || crate::kafka::transactional_producer(&c, id.as_deref()))
-            .await
-            .map_err(|e| RunError::Join(e.to_string()))??
+        let (c, id, pr) = (cfg.clone(), opts.instance_id.clone(), progress.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::kafka::transactional_producer(&c, id.as_deref(), Some(pr))
+        })
+        .await
+        .map_err(|e| RunError::Join(e.to_string()))??
     } else {
         p.clone()
     };

@@ -16,6 +16,7 @@
 //! the final aggregates (see ARCHITECTURE.md, "Delivery guarantee").
 
 use crate::config::Config;
+use crate::kafka::StageProducer;
 use crate::kafka::{consumer_config, partition_count};
 use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
@@ -27,7 +28,7 @@ use prost::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
@@ -42,7 +43,7 @@ pub struct StageContext {
     assigned: std::sync::atomic::AtomicBool,
     /// The stage's producer: flushed when partitions are revoked, so that everything this
     /// instance wrote for them lands before the next owner writes (partition order).
-    producer: FutureProducer,
+    producer: StageProducer,
 }
 
 impl ClientContext for StageContext {
@@ -127,7 +128,7 @@ fn consumer(
     stage: &str,
     topics: &[&str],
     progress: &Arc<Progress>,
-    producer: &FutureProducer,
+    producer: &StageProducer,
 ) -> Result<StreamConsumer<StageContext>, KafkaError> {
     let c: StreamConsumer<StageContext> =
         consumer_config(cfg, stage).create_with_context(StageContext {
@@ -142,13 +143,13 @@ fn consumer(
 
 /// Produced records not yet acknowledged.
 struct Pending {
-    producer: FutureProducer,
+    producer: StageProducer,
     futures: Vec<DeliveryFuture>,
     progress: Arc<Progress>,
 }
 
 impl Pending {
-    fn new(producer: FutureProducer, progress: &Arc<Progress>) -> Pending {
+    fn new(producer: StageProducer, progress: &Arc<Progress>) -> Pending {
         Pending {
             producer,
             futures: Vec::new(),
@@ -233,7 +234,7 @@ fn flushed(
 pub async fn normalize_stage(
     cfg: Config,
     sources: Vec<CompiledSource>,
-    producer: FutureProducer,
+    producer: StageProducer,
     progress: Arc<Progress>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
@@ -390,7 +391,7 @@ fn lineage(source: &str, origin: &str) -> OwnedHeaders {
 /// Commits the open transaction with the consumed offsets, then opens the next one.
 fn commit_transaction(
     c: &StreamConsumer<StageContext>,
-    producer: &FutureProducer,
+    producer: &StageProducer,
     offsets: &TopicPartitionList,
 ) -> Result<(), KafkaError> {
     use rdkafka::producer::Producer;
@@ -407,7 +408,7 @@ fn commit_transaction(
 /// the aborted records are produced again in the next transaction.
 fn abort_and_rewind(
     c: &StreamConsumer<StageContext>,
-    producer: &FutureProducer,
+    producer: &StageProducer,
 ) -> Result<(), KafkaError> {
     use rdkafka::producer::Producer;
     let t = Duration::from_secs(30);
@@ -468,7 +469,7 @@ fn partial_key(p: &pb::Partial) -> Vec<u8> {
 pub async fn engine_stage(
     cfg: Config,
     cal: Arc<Calendar>,
-    producer: FutureProducer,
+    producer: StageProducer,
     progress: Arc<Progress>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
@@ -600,7 +601,7 @@ pub async fn engine_stage(
 pub async fn totals_stage(
     cfg: Config,
     offset_s: i32,
-    producer: FutureProducer,
+    producer: StageProducer,
     progress: Arc<Progress>,
     timeliness: Arc<Timeliness>,
     mut shutdown: watch::Receiver<bool>,
