@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end throughput of `govstream run`: records/s from raw topics to the aggregates topic,
-# on librdkafka's in-process mock cluster (the demo) and on a real broker (tansu).
+# on librdkafka's in-process mock cluster (the demo) and on a real broker (Apache Kafka, single
+# node, started here on a free port with scripts/kafka-broker.sh).
 #
 #   scripts/bench-kafka.sh            # 200,000 records
 #   RECORDS=1000000 scripts/bench-kafka.sh
@@ -12,7 +13,7 @@ work=$root/target/bench-kafka
 mkdir -p "$work"
 cargo build --release -q -p govstream-cli --bin govstream
 bin=$root/target/release/govstream
-scripts/install-tansu.sh
+scripts/install-kafka.sh
 scripts/install-pyclient.sh
 
 echo "== mock cluster (govstream demo, $n records)"
@@ -22,12 +23,14 @@ ran=$(sed -n 's/.*pipeline ran \([0-9.]*\)s.*/\1/p' "$work/demo.txt")
 consumed=$(awk '$1=="bdc"||$1=="hotline"||$1=="onenet" {s+=$2} END {print s}' "$work/demo.txt")
 echo "consumed $consumed records; pipeline busy $(awk -v r="$ran" 'BEGIN {printf "%.1f", r-4}')s = $(awk -v c="$consumed" -v r="$ran" 'BEGIN {printf "%.0f", c/(r-4)}') records/s (raw → aggregates, producer running alongside)"
 
-echo "== real broker (tansu, memory storage; $n records produced first by kafka-python)"
+echo "== real broker (Apache Kafka, one node; $n records produced first by kafka-python)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$root/.tools/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ >/dev/null 2>&1 &
-tansu=$!
-trap 'kill $tansu 2>/dev/null || true' EXIT
-until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
+cport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rm -rf "$work/kafka"
+scripts/kafka-broker.sh "$work/kafka" "$port" "$cport" >"$work/kafka.log" 2>&1 &
+broker=$!
+trap 'kill $broker 2>/dev/null || true' EXIT
+until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.2; done
 "$bin" generate --records "$n" --seed 2020 --out "$work/gen" >/dev/null
 for s in hotline:hotline.ndjson onenet:onenet.ndjson bdc:bdc.txt; do
   .tools/pyvenv/bin/python tests/tools/kafka_client.py produce "127.0.0.1:$port" "raw.${s%%:*}" "$work/gen/${s#*:}" >/dev/null
@@ -57,4 +60,4 @@ consumed=$(awk '$1=="bdc"||$1=="hotline"||$1=="onenet" {s+=$2} END {print s}' "$
 first=$(awk '/consumed/ && $3>0 {print $1+0; exit}' "$work/run.txt")
 last=$(awk '/aggregates/ {a=$0} END {print a}' "$work/run.txt" | awk '{print $1+0}')
 busy=$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", e-s-5}')
-echo "consumed $consumed records; wall $(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", e-s}')s including group joins (~3 s each on tansu) and 5 s idle exit; busy ~${busy}s = $(awk -v c="$consumed" -v b="$busy" 'BEGIN {printf "%.0f", c/b}') records/s"
+echo "consumed $consumed records; wall $(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", e-s}')s including group joins and 5 s idle exit; busy ~${busy}s = $(awk -v c="$consumed" -v b="$busy" 'BEGIN {printf "%.0f", c/b}') records/s"
