@@ -68,6 +68,13 @@ pub fn report_broker_error(progress: &crate::Progress, error: &KafkaError, reaso
     }
 }
 
+/// Clears the broker problem once a client's statistics show a broker up (logged once).
+pub fn clear_broker_problem(progress: &crate::Progress, stats: &rdkafka::Statistics) {
+    if stats.brokers.values().any(|b| b.state == "UP") && progress.set_broker_problem(None) {
+        tracing::info!("kafka: brokers reachable again");
+    }
+}
+
 /// librdkafka's log lines, forwarded to `tracing` (warnings and worse only).
 pub fn log_librdkafka(level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
     use rdkafka::config::RDKafkaLogLevel as L;
@@ -201,9 +208,7 @@ impl rdkafka::ClientContext for BrokerWatch {
     }
     fn stats(&self, stats: rdkafka::Statistics) {
         if let Some(p) = &self.progress {
-            if stats.brokers.values().any(|b| b.state == "UP") && p.set_broker_problem(None) {
-                tracing::info!("kafka: brokers reachable again");
-            }
+            clear_broker_problem(p, &stats);
         }
     }
 }

@@ -60,10 +60,7 @@ impl ClientContext for StageContext {
 
     /// librdkafka statistics (every `statistics.interval.ms`): consumer lag per partition.
     fn stats(&self, stats: rdkafka::Statistics) {
-        if stats.brokers.values().any(|b| b.state == "UP") && self.progress.set_broker_problem(None)
-        {
-            tracing::info!("kafka: brokers reachable again");
-        }
+        crate::kafka::clear_broker_problem(&self.progress, &stats);
         let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
         for (topic, t) in &stats.topics {
             for (id, p) in &t.partitions {
