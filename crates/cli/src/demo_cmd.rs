@@ -59,7 +59,13 @@ pub fn run(a: Args) -> Result<()> {
         for (_, t) in sources {
             mock.create_topic(t, a.partitions)?;
         }
-        for t in [&topics.normalized, &topics.dead_letter, &topics.partials, &topics.aggregates] {
+        for t in [
+            &topics.normalized,
+            &topics.dead_letter,
+            &topics.partials,
+            &topics.aggregates,
+            &topics.checkpoints,
+        ] {
             mock.create_topic(t, a.partitions)?;
         }
         if let Some(j) = topics.json_mirror() {
@@ -84,6 +90,8 @@ pub fn run(a: Args) -> Result<()> {
                 .collect(),
             pseudonym: PseudonymConfig::default(),
             calendar: CalendarConfig::default(),
+            engine: Default::default(),
+            checkpoint: Default::default(),
             metrics: MetricsConfig {
                 listen: a.metrics_listen.clone(),
                 ..MetricsConfig::default()

@@ -36,6 +36,9 @@ pub struct SourceStats {
     pub conflicts: u64,
     /// Rejected lines by reason code.
     pub rejected: BTreeMap<&'static str, u64>,
+    /// Well-formed records of cases that retention retired (`replay --retention-days`): in
+    /// rejected.ndjson with reason `retired_case`, not in `rejected`.
+    pub retired: u64,
 }
 
 impl SourceStats {
@@ -74,6 +77,10 @@ pub fn normalize_files(
                     Seen::First => st.normalized += 1,
                     Seen::Duplicate => st.duplicates += 1,
                     Seen::Conflict => st.conflicts += 1,
+                    Seen::Retired => {
+                        st.retired += 1;
+                        on_reject(src.name(), line, &retired_rejection())?;
+                    }
                 },
                 Err(rej) => {
                     *st.rejected.entry(rej.reason.code()).or_default() += 1;
@@ -85,6 +92,14 @@ pub fn normalize_files(
         all.push((src.name().to_owned(), st));
     }
     Ok(all)
+}
+
+/// The dead-letter entry of a record whose case retention retired.
+pub fn retired_rejection() -> Rejection {
+    Rejection::new(
+        Reason::RetiredCase,
+        "its case is finished and was retired by retention (metrics.md rule 17); the record changes nothing",
+    )
 }
 
 pub fn create_out(dir: &Path, name: &str) -> Result<BufWriter<std::fs::File>> {
@@ -149,6 +164,10 @@ pub fn print_summary(stats: &[(String, SourceStats)]) {
         .collect();
     if !reasons.is_empty() {
         println!("rejected by reason: {}", reasons.join(" "));
+    }
+    let retired: u64 = stats.iter().map(|(_, s)| s.retired).sum();
+    if retired > 0 {
+        println!("records of retired cases (retired_case, in rejected.ndjson): {retired}");
     }
 }
 

@@ -71,12 +71,13 @@ fn main() {
             e.apply(ev);
         }
         let after = LIVE.load(Ordering::Relaxed);
-        let snap = e.snapshot();
+        let mut snap = 0usize;
+        e.checkpoint(512 * 1024, |c| snap += c.len());
         println!(
-            "{what}: {} cases, {:.0} bytes of heap per case (incl. aggregates), snapshot {:.0} bytes per case",
+            "{what}: {} cases, {:.0} bytes of heap per case (incl. aggregates), checkpoint {:.0} bytes per case",
             e.cases(),
             (after - before) as f64 / e.cases() as f64,
-            snap.len() as f64 / e.cases() as f64
+            snap as f64 / e.cases() as f64
         );
         drop(e);
     }

@@ -203,6 +203,21 @@ pub struct Case {
     pub facts: Facts,
     /// Every applied record: record-id hash (high 48 bits) and content fingerprint (low 16).
     pub seen: Vec<u64>,
+    /// The latest instant of its applied records (retention, rule 17).
+    pub latest: i64,
+    /// Its source (retention compares `latest` with this source's watermark).
+    pub source: Sym,
+}
+
+impl Case {
+    /// An application with a completion or a withdrawal, a work order that is closed: what
+    /// retention may retire (rule 17).
+    pub fn finished(&self) -> bool {
+        match &self.facts {
+            Facts::Application(a) => a.complete.is_some() || a.more().withdrawn.is_some(),
+            Facts::WorkOrder(o) => o.closed_at().is_some(),
+        }
+    }
 }
 
 /// Packs a record-id hash and a content fingerprint into one `seen` entry.

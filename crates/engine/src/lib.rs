@@ -7,18 +7,18 @@
 //! order, not on duplicates.
 
 mod case;
+mod checkpoint;
 mod contrib;
 mod fasthash;
 mod intern;
 mod output;
 pub mod render;
-mod snapshot;
 mod store;
 mod totals;
 
+pub use checkpoint::{CheckpointError, EngineRestore, CHECKPOINT_FORMAT};
 pub use contrib::{app as app_counter, hot as hotline_counter, Family, BUCKETS, BUCKET_BOUNDS};
 pub use render::canonical_json;
-pub use snapshot::SnapshotError;
 pub use totals::{PartialError, Totals, Update};
 
 use case::{
@@ -44,6 +44,9 @@ pub enum Applied {
     Conflict,
     /// Not a stage the engine knows for its case kind (e.g. STAGE_UNSPECIFIED).
     Ignored,
+    /// A record of a case that retention has retired (rule 17): changes nothing; the harness
+    /// sends it to the dead-letter output with reason `retired_case`.
+    Retired,
 }
 
 /// Counts of what the engine has seen.
@@ -53,6 +56,50 @@ pub struct EngineStats {
     pub duplicates: u64,
     pub conflicts: u64,
     pub ignored: u64,
+    /// Records refused because their case was retired (rule 17).
+    pub retired_records: u64,
+    /// Cases whose state retention released.
+    pub retired_cases: u64,
+}
+
+/// Rule 17's retention: how long finished cases are kept, and how long a retired case is still
+/// recognised afterwards.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// R × 86 400 s in microseconds: a finished case whose latest record is more than this
+    /// behind its source's watermark is retired.
+    pub keep_us: i64,
+}
+
+impl Retention {
+    /// Retention of `days` days (at least 1).
+    pub fn days(days: u32) -> Retention {
+        Retention {
+            keep_us: i64::from(days.max(1)) * govstream_calendar::civil::MICROS_PER_DAY,
+        }
+    }
+
+    /// A retired case is recognised (its later records refused) until its latest record is
+    /// more than twice the retention behind the watermark; then its fingerprint expires and a
+    /// later record starts a new case.
+    pub fn forget_us(self) -> i64 {
+        self.keep_us.saturating_mul(2)
+    }
+
+    /// How far a source watermark moves between two sweeps that release retired state.
+    fn sweep_step_us(self) -> i64 {
+        (self.keep_us / 16).max(govstream_calendar::civil::MICROS_PER_DAY)
+    }
+}
+
+/// Where a record's case stands under retention.
+enum CaseStatus {
+    /// Held (or new): apply as without retention.
+    Live,
+    /// Retired and still recognised: refuse the record.
+    Retired,
+    /// Retired so long ago that it is forgotten: drop what is left, start a new case.
+    Forgotten,
 }
 
 /// The engine: case facts, aggregates and the watermark.
@@ -71,6 +118,13 @@ pub struct Engine {
     /// Symbols of channel and category names, by enum value.
     channel_syms: Vec<Sym>,
     category_syms: Vec<Sym>,
+    retention: Option<Retention>,
+    /// Latest applied instant per source (rule 17's source watermark; only with retention).
+    source_wm: FastMap<Sym, i64>,
+    /// Retired cases still recognised: case key → (source, latest instant).
+    retired: FastMap<u128, (Sym, i64)>,
+    /// Source watermarks at the last sweep.
+    swept_at: FastMap<Sym, i64>,
 }
 
 /// A stable 64-bit hash (FNV-1a): the same in every process, so snapshots stay valid.
@@ -124,7 +178,75 @@ impl Engine {
             sym_12345,
             channel_syms,
             category_syms,
+            retention: None,
+            source_wm: FastMap::default(),
+            retired: FastMap::default(),
+            swept_at: FastMap::default(),
         }
+    }
+
+    /// An engine that retires finished cases (rule 17). `None`: keep every case.
+    pub fn with_retention(cal: Arc<Calendar>, retention: Option<Retention>) -> Engine {
+        let mut e = Engine::new(cal);
+        e.retention = retention;
+        e
+    }
+
+    pub fn retention(&self) -> Option<Retention> {
+        self.retention
+    }
+
+    /// Retired cases still recognised (fingerprints).
+    pub fn retired_fingerprints(&self) -> usize {
+        self.retired.len()
+    }
+
+    /// Where the case `key` of source `src` stands, given the source watermark.
+    fn case_status(&self, key: u128, src: Sym, r: Retention) -> CaseStatus {
+        let Some(&wm) = self.source_wm.get(&src) else {
+            return CaseStatus::Live;
+        };
+        let latest = match self.cases.get(&key) {
+            Some(c) if c.finished() => c.latest,
+            Some(_) => return CaseStatus::Live,
+            None => match self.retired.get(&key) {
+                Some(&(_, latest)) => latest,
+                None => return CaseStatus::Live,
+            },
+        };
+        let behind = wm.saturating_sub(latest);
+        if behind > r.forget_us() {
+            CaseStatus::Forgotten
+        } else if behind > r.keep_us {
+            CaseStatus::Retired
+        } else {
+            CaseStatus::Live
+        }
+    }
+
+    /// Releases the state of retired cases and forgets old fingerprints. Results do not depend
+    /// on when this runs: `case_status` decides from instants alone.
+    fn sweep(&mut self, r: Retention) {
+        let wms = &self.source_wm;
+        let retired = &mut self.retired;
+        let mut released = 0u64;
+        self.cases.retain(|key, c| {
+            let wm = wms.get(&c.source).copied().unwrap_or(i64::MIN);
+            if c.finished() && wm.saturating_sub(c.latest) > r.keep_us {
+                retired.insert(*key, (c.source, c.latest));
+                released += 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.stats.retired_cases += released;
+        self.retired.retain(|_, (src, latest)| {
+            let wm = wms.get(src).copied().unwrap_or(i64::MIN);
+            wm.saturating_sub(*latest) <= r.forget_us()
+        });
+        self.cases.shrink_to(self.cases.len() * 5 / 4);
+        self.swept_at.clone_from(&self.source_wm);
     }
 
     pub fn calendar(&self) -> &Calendar {
@@ -190,6 +312,37 @@ impl Engine {
     /// Folds one canonical event in.
     pub fn apply(&mut self, ev: &pb::CaseEvent) -> Applied {
         let t = ev.event_time_us;
+        let key = case_key(&ev.source, &ev.case_id);
+        let mut source = Sym::EMPTY;
+        if let Some(r) = self.retention {
+            source = self.interner.intern(&ev.source);
+            match self.case_status(key, source, r) {
+                CaseStatus::Live => {}
+                CaseStatus::Retired => {
+                    self.stats.retired_records += 1;
+                    return Applied::Retired;
+                }
+                CaseStatus::Forgotten => {
+                    self.cases.remove(&key);
+                    self.retired.remove(&key);
+                }
+            }
+            let wm = self.source_wm.entry(source).or_insert(t);
+            *wm = (*wm).max(t);
+            let wm = *wm;
+            let applied = self.fold_event(ev, key, source);
+            let swept = *self.swept_at.entry(source).or_insert(wm);
+            if wm.saturating_sub(swept) >= r.sweep_step_us() {
+                self.sweep(r);
+            }
+            return applied;
+        }
+        self.fold_event(ev, key, source)
+    }
+
+    /// Folds an event into its case (retention already decided it may).
+    fn fold_event(&mut self, ev: &pb::CaseEvent, key: u128, source: Sym) -> Applied {
+        let t = ev.event_time_us;
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
         let rid = rid_hash(&ev.record_id);
         let fp = content_fingerprint(ev);
@@ -208,17 +361,16 @@ impl Engine {
         let item = self.interner.intern(&ev.service_item);
         let channel = Engine::enum_sym(&self.channel_syms, ev.channel);
         let category = Engine::enum_sym(&self.category_syms, ev.category);
-        let case = self
-            .cases
-            .entry(case_key(&ev.source, &ev.case_id))
-            .or_insert_with(|| Case {
-                facts: if is_app {
-                    Facts::Application(Application::default())
-                } else {
-                    Facts::WorkOrder(WorkOrder::default())
-                },
-                seen: Vec::new(),
-            });
+        let case = self.cases.entry(key).or_insert_with(|| Case {
+            facts: if is_app {
+                Facts::Application(Application::default())
+            } else {
+                Facts::WorkOrder(WorkOrder::default())
+            },
+            seen: Vec::new(),
+            latest: t,
+            source,
+        });
         if let Some(&s) = case.seen.iter().find(|s| *s >> 16 == rid >> 16) {
             if s == seen_entry(rid, fp) {
                 self.stats.duplicates += 1;
@@ -248,6 +400,7 @@ impl Engine {
             return Applied::Ignored;
         }
         case.seen.push(seen_entry(rid, fp));
+        case.latest = case.latest.max(t);
         self.new.clear();
         contribution(
             &case.facts,
@@ -269,6 +422,15 @@ impl Engine {
         }
         self.stats.applied += 1;
         Applied::New
+    }
+
+    /// Whether changes since the last [`Engine::take_partials`] are waiting to be published.
+    pub fn has_unpublished(&self) -> bool {
+        self.store
+            .dirty
+            .as_ref()
+            .is_some_and(|d| !d.cells.is_empty() || !d.overdue.is_empty())
+            || (self.watermark.is_some() && self.published_watermark != self.watermark)
     }
 
     /// Starts recording which aggregate keys change, for [`Engine::take_partials`].
@@ -335,12 +497,21 @@ impl Engine {
     /// The final aggregate records as of the current watermark, in canonical order (family,
     /// granularity, window, then dimension values, byte-wise).
     pub fn records(&self) -> Vec<pb::AggregateRecord> {
-        output::render(
+        let mut out = Vec::new();
+        self.for_each_record(|r| out.push(r));
+        out
+    }
+
+    /// [`Engine::records`] as a stream, one record at a time in canonical order, without
+    /// holding the whole output.
+    pub fn for_each_record(&self, emit: impl FnMut(pb::AggregateRecord)) {
+        output::render_each(
             &self.store,
             &self.interner,
             self.watermark,
             self.cal.offset_s(),
             None,
+            emit,
         )
     }
 }

@@ -8,7 +8,7 @@ use crate::intern::{Interner, Sym};
 use crate::store::{Cell, Store};
 use govstream_calendar::civil::{Day, MICROS_PER_DAY};
 use govstream_proto::v1 as pb;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// A month as `year * 12 + month - 1` (ordered like its `yyyy-MM` string).
 fn month_key(day: i32) -> i32 {
@@ -37,102 +37,156 @@ pub fn render(
     offset_s: i32,
     only: Option<&HashSet<(Family, Dims)>>,
 ) -> Vec<pb::AggregateRecord> {
+    let mut out = Vec::new();
+    render_each(store, interner, watermark, offset_s, only, |r| out.push(r));
+    out
+}
+
+/// [`render`] as a stream, in canonical order: records are made one window at a time, so the
+/// memory used beyond the store is one window's rows plus the MONTH sums of one family, never
+/// the whole output.
+pub fn render_each(
+    store: &Store,
+    interner: &Interner,
+    watermark: Option<i64>,
+    offset_s: i32,
+    only: Option<&HashSet<(Family, Dims)>>,
+    mut emit: impl FnMut(pb::AggregateRecord),
+) {
     let Some(wm) = watermark else {
-        return Vec::new();
+        return;
     };
     let wm_day = Day::of_instant(wm, offset_s).0;
     let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains(&(fam, *dims)));
-    // DAY rows: (family, day, dims) → (cell, overdue).
-    let mut days: FastMap<(Family, i32, Dims), (&Cell, i64)> = FastMap::default();
-    for (k, c) in &store.cells {
-        if !c.is_zero() && wanted(k.0, &k.2) {
-            days.insert(*k, (c, 0));
-        }
-    }
-    let mut month_overdue: FastMap<(Family, i32, Dims), i64> = FastMap::default();
-    for ((fam, dims), steps) in &store.overdue {
-        if !wanted(*fam, dims) {
-            continue;
-        }
-        let mut value = 0i64;
-        let mut it = steps.iter().peekable();
-        while let Some((&d, &delta)) = it.next() {
-            value += delta;
-            if d > wm_day {
-                break;
-            }
-            let next = it.peek().map_or(wm_day + 1, |(&n, _)| n.min(wm_day + 1));
-            if value != 0 {
-                for day in d..next {
-                    days.entry((*fam, day, *dims)).or_insert((&ZERO, 0)).1 = value;
-                }
-            }
-            // Month snapshots: at the end of each month in [d, next), or at the watermark's day.
-            let mut day = d;
-            while day < next {
-                let mk = month_key(day);
-                let snap = month_end(mk).min(wm_day);
-                if snap < next {
-                    month_overdue.insert((*fam, mk, *dims), value);
-                }
-                day = month_end(mk).saturating_add(1);
-            }
-        }
-    }
-    let mut months: FastMap<(Family, i32, Dims), (Cell, i64)> = FastMap::default();
-    for ((fam, day, dims), (cell, _)) in &days {
-        let m = &mut months
-            .entry((*fam, month_key(*day), *dims))
-            .or_insert((ZERO, 0))
-            .0;
-        for i in 0..14 {
-            m.counters[i] += cell.counters[i];
-        }
-        for i in 0..BUCKETS {
-            m.buckets[i] += cell.buckets[i];
-        }
-        m.sum_us += cell.sum_us;
-    }
-    for (k, v) in month_overdue {
-        months.entry(k).or_insert((ZERO, 0)).1 = v;
-    }
     // Canonical order without string comparisons: symbols ranked by their strings.
     let rank = interner.ranks();
-    let order = |fam: Family, gran: u8, w: i32, d: &Dims| {
+    let dims_order = |d: &Dims| {
         (
-            fam,
-            gran,
-            w,
             rank[d[0].0 as usize],
             rank[d[1].0 as usize],
             rank[d[2].0 as usize],
             rank[d[3].0 as usize],
         )
     };
-    let mut rows: Vec<_> = days
-        .iter()
-        .map(|((f, d, dims), (c, o))| (order(*f, 0, *d, dims), *f, *d, *dims, *c, *o))
-        .chain(
-            months
-                .iter()
-                .map(|((f, m, dims), (c, o))| (order(*f, 1, *m, dims), *f, *m, *dims, c, *o)),
-        )
-        .filter(|r| r.5 != 0 || !r.4.is_zero())
-        .collect();
-    rows.sort_unstable_by_key(|r| r.0);
-    rows.into_iter()
-        .map(|(o, fam, w, dims, cell, overdue)| {
-            let (gran, window) = if o.1 == 0 {
-                (pb::Granularity::Day, Day(w).to_string())
-            } else {
-                (
-                    pb::Granularity::Month,
-                    format!("{:04}-{:02}", w.div_euclid(12), w.rem_euclid(12) + 1),
-                )
-            };
-            record(interner, fam, gran, window, dims, cell, overdue)
-        })
-        .collect()
+    for fam in [Family::Application, Family::Hotline] {
+        // DAY cells of this family by day.
+        let mut cells: BTreeMap<i32, Vec<(Dims, &Cell)>> = BTreeMap::new();
+        for ((f, day, dims), c) in &store.cells {
+            if *f == fam && !c.is_zero() && wanted(fam, dims) {
+                cells.entry(*day).or_default().push((*dims, c));
+            }
+        }
+        // Overdue step functions of this family, as (day, key, delta) changes up to wm_day.
+        let mut keys: Vec<Dims> = Vec::new();
+        let mut changes: Vec<(i32, u32, i64)> = Vec::new();
+        for ((f, dims), steps) in &store.overdue {
+            if *f != fam || !wanted(fam, dims) {
+                continue;
+            }
+            let k = keys.len() as u32;
+            keys.push(*dims);
+            for (&d, &delta) in steps.range(..=wm_day) {
+                changes.push((d, k, delta));
+            }
+        }
+        changes.sort_unstable();
+        let mut value = vec![0i64; keys.len()];
+        let mut nonzero: BTreeMap<u32, ()> = BTreeMap::new();
+        let mut months: FastMap<(i32, Dims), (Cell, i64)> = FastMap::default();
+        let first_change = changes.first().map(|c| c.0);
+        let mut next_change = 0usize;
+        // Days to visit: every cell day, and every day from the first overdue change to wm_day.
+        let mut days: Vec<i32> = cells.keys().copied().collect();
+        if let Some(first) = first_change {
+            days.extend(first..=wm_day);
+            days.sort_unstable();
+            days.dedup();
+        }
+        let mut rows: Vec<(Dims, &Cell, i64)> = Vec::new();
+        for day in days {
+            while next_change < changes.len() && changes[next_change].0 <= day {
+                let (_, k, delta) = changes[next_change];
+                let v = &mut value[k as usize];
+                *v += delta;
+                if *v == 0 {
+                    nonzero.remove(&k);
+                } else {
+                    nonzero.insert(k, ());
+                }
+                next_change += 1;
+            }
+            rows.clear();
+            let day_cells = cells.get(&day).map_or(&[][..], |v| v.as_slice());
+            for (dims, c) in day_cells {
+                rows.push((*dims, *c, 0));
+            }
+            let month = month_key(day);
+            if day <= wm_day {
+                let at_snapshot = month_end(month).min(wm_day) == day;
+                for &k in nonzero.keys() {
+                    rows.push((keys[k as usize], &ZERO, value[k as usize]));
+                }
+                if at_snapshot {
+                    for &k in nonzero.keys() {
+                        months
+                            .entry((month, keys[k as usize]))
+                            .or_insert((ZERO, 0))
+                            .1 = value[k as usize];
+                    }
+                }
+            }
+            for (dims, c) in day_cells {
+                let m = &mut months.entry((month, *dims)).or_insert((ZERO, 0)).0;
+                m.add(c, 1);
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            // A key with a cell and an overdue value is one row.
+            rows.sort_unstable_by_key(|r| dims_order(&r.0));
+            let window = Day(day).to_string();
+            let mut i = 0;
+            while i < rows.len() {
+                let (dims, mut cell, mut overdue) = rows[i];
+                let mut j = i + 1;
+                while j < rows.len() && rows[j].0 == dims {
+                    if rows[j].1.is_zero() {
+                        overdue = rows[j].2;
+                    } else {
+                        cell = rows[j].1;
+                    }
+                    j += 1;
+                }
+                emit(record(
+                    interner,
+                    fam,
+                    pb::Granularity::Day,
+                    window.clone(),
+                    dims,
+                    cell,
+                    overdue,
+                ));
+                i = j;
+            }
+        }
+        let mut month_rows: Vec<_> = months
+            .into_iter()
+            .filter(|(_, (c, o))| *o != 0 || !c.is_zero())
+            .collect();
+        month_rows.sort_unstable_by_key(|((m, dims), _)| (*m, dims_order(dims)));
+        for ((m, dims), (cell, overdue)) in month_rows {
+            let window = format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);
+            emit(record(
+                interner,
+                fam,
+                pb::Granularity::Month,
+                window,
+                dims,
+                &cell,
+                overdue,
+            ));
+        }
+    }
 }
 
 fn record(

@@ -867,38 +867,77 @@ fn month_records_are_the_sum_of_their_day_records() {
     assert!(months >= 4);
 }
 
-#[test]
-fn snapshot_and_restore_round_trip() {
-    let c = corpus();
-    let (first, second) = c.split_at(c.len() / 2);
-    let e = engine(first);
-    let snap = e.snapshot();
-    assert_eq!(snap, e.snapshot(), "snapshots are deterministic");
-    let mut restored = Engine::restore(Arc::new(Calendar::bundled()), &snap).unwrap();
-    assert_eq!(lines(&restored), lines(&e));
-    assert_eq!(restored.snapshot(), snap);
-    // Continuing after a restore gives the same result as never stopping.
+/// The chunks of a checkpoint of `e`, at most about `max` bytes each.
+pub(crate) fn checkpoint(e: &Engine, max: usize) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    e.checkpoint(max, |c| chunks.push(c));
+    chunks
+}
+
+pub(crate) fn restore(
+    chunks: &[Vec<u8>],
+    retention: Option<crate::Retention>,
+) -> Result<Engine, crate::CheckpointError> {
+    let mut r = crate::EngineRestore::new(Arc::new(Calendar::bundled()), retention);
+    for c in chunks {
+        r.chunk(c)?;
+    }
+    r.finish()
+}
+
+fn apply_raw(e: &mut Engine, records: &[(&str, String)]) {
     let srcs = sources();
-    for (name, rec) in second {
+    for (name, rec) in records {
         let s = srcs.iter().find(|s| s.name() == *name).unwrap();
         let bytes = if *name == "bdc" {
             encoding_rs::GB18030.encode(rec).0.into_owned()
         } else {
             rec.clone().into_bytes()
         };
-        restored.apply(&s.normalize(&bytes).unwrap());
+        e.apply(&s.normalize(&bytes).unwrap());
     }
-    assert_eq!(lines(&restored), lines(&engine(&c)));
-    // Damaged snapshots are refused, never a panic.
-    for cut in [0, 1, snap.len() / 2, snap.len() - 1] {
-        assert!(Engine::restore(Arc::new(Calendar::bundled()), &snap[..cut]).is_err());
+}
+
+#[test]
+fn checkpoint_and_restore_round_trip() {
+    let c = corpus();
+    let (first, second) = c.split_at(c.len() / 2);
+    let e = engine(first);
+    for max in [1024, 4096, 1 << 20] {
+        let chunks = checkpoint(&e, max);
+        assert_eq!(chunks, checkpoint(&e, max), "checkpoints are deterministic");
+        if max == 1024 {
+            assert!(chunks.len() > 1, "small chunks split the state");
+        }
+        let mut restored = restore(&chunks, None).unwrap();
+        assert_eq!(lines(&restored), lines(&e));
+        assert_eq!(checkpoint(&restored, max), chunks);
+        // Continuing after a restore gives the same result as never stopping.
+        apply_raw(&mut restored, second);
+        assert_eq!(lines(&restored), lines(&engine(&c)));
     }
-    let mut bad = snap.clone();
-    bad[0] = 99;
+    // Damaged checkpoints are refused as a whole, never a panic.
+    let chunks = checkpoint(&e, 1024);
     assert_eq!(
-        Engine::restore(Arc::new(Calendar::bundled()), &bad).err(),
-        Some(crate::SnapshotError::Version(99))
+        restore(&[], None).err(),
+        Some(crate::CheckpointError::Empty)
     );
+    assert!(
+        restore(&chunks[1..], None).is_err(),
+        "a missing first chunk"
+    );
+    let mut cut = chunks.clone();
+    let last = cut.len() - 1;
+    let half = cut[last].len() / 2;
+    cut[last].truncate(half);
+    assert!(restore(&cut, None).is_err(), "a truncated chunk");
+    let mut twice = chunks.clone();
+    twice.push(chunks[1].clone());
+    assert!(restore(&twice, None).is_err(), "a repeated chunk");
+    // The previous format (a varint snapshot starting with its version byte 4) is refused.
+    let mut legacy = vec![4u8, 0, 0, 0, 0, 0];
+    legacy.extend_from_slice(b"\x05");
+    assert!(restore(&[legacy], None).is_err());
 }
 
 /// Partitioned engines + totals give the same records as one engine, and the published updates,
@@ -1017,4 +1056,175 @@ fn similar_case_ids_are_distinct_cases() {
         crate::case_key("bdc", "20206528010002709"),
         crate::case_key("bdc", "20206528010002784")
     );
+}
+
+mod retention {
+    use super::*;
+    use crate::Retention;
+    use govstream_generate::{GenConfig, Generator};
+    use proptest::prelude::*;
+
+    fn with_retention(records: &[(&str, String)], days: u32) -> Engine {
+        let mut e =
+            Engine::with_retention(Arc::new(Calendar::bundled()), Some(Retention::days(days)));
+        apply_raw(&mut e, records);
+        e
+    }
+
+    fn normalized(records: &[(&str, String)]) -> Vec<pb::CaseEvent> {
+        let srcs = sources();
+        records
+            .iter()
+            .map(|(name, rec)| {
+                let s = srcs.iter().find(|s| s.name() == *name).unwrap();
+                let bytes = if *name == "bdc" {
+                    encoding_rs::GB18030.encode(rec).0.into_owned()
+                } else {
+                    rec.clone().into_bytes()
+                };
+                s.normalize(&bytes).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finished_cases_are_retired_and_their_later_records_refused() {
+        let mut early = vec![
+            sb("P1", "2020-07-15 09:00:00", "1"),
+            sl("P1", "2020-07-15 10:00:00", 5, "CN"),
+            bj("P1", "2020-07-17 10:00:00", 1, 1),
+            // Open: never retired.
+            sl("P2", "2020-07-15 10:00:00", 5, "CN"),
+            reg("a1", "H1", "2020-07-15T09:00:00"),
+            hot("a5", "H1", "CLOSE", "2020-07-16T15:00:00", ""),
+        ];
+        // A hotline record far ahead does not move onenet's watermark.
+        early.push(reg("z1", "H9", "2020-12-01T09:00:00"));
+        let e = with_retention(&early, 40);
+        assert_eq!(e.stats().retired_cases, 1, "H1 only: P1 is 2 days behind");
+        // onenet's watermark moves 65 days on (R = 40 < 65 ≤ 2R): P1 (finished, latest 07-17) is retired, P2 kept.
+        let mut all = early.clone();
+        all.push(sl("P3", "2020-09-01 10:00:00", 5, "CN"));
+        all.push(sl("P4", "2020-09-20 10:00:00", 5, "CN"));
+        let mut e = with_retention(&all, 40);
+        let before = lines(&e);
+        assert_eq!(
+            lines(&engine(&all)),
+            before,
+            "nothing late: same as without retention"
+        );
+        assert_eq!(e.stats().retired_cases, 2, "P1 and H1 (P2 is open)");
+        let late = normalized(&[pj("P1", 1, "2020-07-17 12:00:00", 2)]);
+        assert_eq!(e.apply(&late[0]), Applied::Retired);
+        assert_eq!(e.stats().retired_records, 1);
+        assert_eq!(lines(&e), before, "a retired case's record changes nothing");
+        // A duplicate of an applied record of a retired case is refused the same way.
+        let dup = normalized(&[bj("P1", "2020-07-17 10:00:00", 1, 1)]);
+        assert_eq!(e.apply(&dup[0]), Applied::Retired);
+        // The retirement survives a checkpoint.
+        let mut restored = restore(&checkpoint(&e, 2048), Some(Retention::days(40))).unwrap();
+        assert_eq!(restored.apply(&late[0]), Applied::Retired);
+        assert_eq!(lines(&restored), before);
+        // The same late record without retention changes the aggregates.
+        let mut plain = engine(&all);
+        assert_eq!(plain.apply(&late[0]), Applied::New);
+        assert_ne!(lines(&plain), before);
+    }
+
+    #[test]
+    fn forgotten_cases_start_again() {
+        let mut recs = vec![
+            sb("P1", "2020-01-06 09:00:00", "1"),
+            sl("P1", "2020-01-06 10:00:00", 5, "CN"),
+            bj("P1", "2020-01-07 10:00:00", 1, 1),
+            sl("P3", "2020-03-20 10:00:00", 5, "CN"),
+        ];
+        let mut e = with_retention(&recs, 30);
+        // 73 days behind with R = 30: beyond 2R, the fingerprint is gone.
+        assert_eq!(e.retired_fingerprints(), 0);
+        recs.push(pj("P1", 1, "2020-03-20 12:00:00", 2));
+        let late = normalized(&recs[4..]);
+        assert_eq!(
+            e.apply(&late[0]),
+            Applied::New,
+            "a forgotten case starts again"
+        );
+    }
+
+    /// Normalized generated events sorted by instant, then each moved back by a bounded number
+    /// of positions (`lateness`), as a stream with limited disorder.
+    fn generated(records: u64, days: u32) -> Vec<pb::CaseEvent> {
+        let key = Arc::new(PseudonymKey::new("retention-key"));
+        let srcs: Vec<CompiledSource> = ["hotline", "onenet", "bdc"]
+            .iter()
+            .map(|n| preset(n, key.clone()).unwrap().unwrap())
+            .collect();
+        let mut evs: Vec<pb::CaseEvent> = Generator::new(GenConfig {
+            records,
+            days,
+            seed: 7,
+            late_rate: 0.0,
+            invalid_rate: 0.0,
+            ..GenConfig::default()
+        })
+        .filter_map(|r| {
+            let s = srcs.iter().find(|s| s.name() == r.source.name())?;
+            s.normalize(&r.bytes).ok()
+        })
+        .collect();
+        evs.sort_by_key(|e| e.event_time_us);
+        evs
+    }
+
+    /// Days from a case's first to its latest record, at most.
+    fn max_case_span_days(evs: &[pb::CaseEvent]) -> i64 {
+        let mut span: std::collections::HashMap<(&str, &str), (i64, i64)> = Default::default();
+        for e in evs {
+            let s = span
+                .entry((&e.source, &e.case_id))
+                .or_insert((e.event_time_us, e.event_time_us));
+            s.0 = s.0.min(e.event_time_us);
+            s.1 = s.1.max(e.event_time_us);
+        }
+        span.values().map(|(a, b)| b - a).max().unwrap_or(0) / 86_400_000_000 + 1
+    }
+
+    fn output(evs: &[pb::CaseEvent], retention: Option<Retention>) -> (Vec<String>, Engine) {
+        let mut e = Engine::with_retention(Arc::new(Calendar::bundled()), retention);
+        for ev in evs {
+            e.apply(ev);
+        }
+        (lines(&e), e)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+
+        /// Lateness below the retention: any order gives the output of no retention, while
+        /// retention does release cases.
+        #[test]
+        fn lateness_below_the_retention_changes_nothing(seed in 0u64..1_000_000) {
+            let evs = generated(12_000, 240);
+            let span = max_case_span_days(&evs);
+            // Disorder of at most 2 days of event time.
+            let mut rng = seed | 1;
+            let mut shuffled = evs.clone();
+            for i in (1..shuffled.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let j = i.saturating_sub((rng % 40) as usize);
+                if shuffled[i].event_time_us - shuffled[j].event_time_us < 2 * 86_400_000_000 {
+                    shuffled.swap(i, j);
+                }
+            }
+            let days = u32::try_from(span + 3).unwrap();
+            prop_assume!(days < 200);
+            let (reference, _) = output(&evs, None);
+            let (with, e) = output(&shuffled, Some(Retention::days(days)));
+            prop_assert!(e.stats().retired_cases > 0, "retention released nothing (R = {days})");
+            prop_assert_eq!(e.stats().retired_records, 0);
+            prop_assert_eq!(with, reference);
+        }
+    }
 }

@@ -15,6 +15,9 @@ pub enum Seen {
     /// Another copy whose normalized content differs: the first copy wins; counted apart so
     /// operators can chase the upstream system.
     Conflict,
+    /// A record of a case that retention retired (metrics.md rule 17): changes nothing, goes to
+    /// the dead-letter output with reason `retired_case`. Only the engine says this.
+    Retired,
 }
 
 /// In-memory set of accepted record ids with a fingerprint of their normalized content.

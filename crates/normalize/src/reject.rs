@@ -13,6 +13,9 @@ pub enum Reason {
     UnknownCode,
     BadTimestamp,
     TimeOutOfRange,
+    /// Not a normalization rejection: a well-formed record of a case that retention retired
+    /// (metrics.md rule 17). The engine decides it; it is not in [`Reason::ALL`].
+    RetiredCase,
 }
 
 impl Reason {
@@ -36,11 +39,15 @@ impl Reason {
             Reason::UnknownCode => "unknown_code",
             Reason::BadTimestamp => "bad_timestamp",
             Reason::TimeOutOfRange => "time_out_of_range",
+            Reason::RetiredCase => "retired_case",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.code() == code)
+        Reason::ALL
+            .into_iter()
+            .chain([Reason::RetiredCase])
+            .find(|r| r.code() == code)
     }
 
     pub fn to_proto(self) -> RejectReason {
@@ -52,6 +59,7 @@ impl Reason {
             Reason::UnknownCode => RejectReason::UnknownCode,
             Reason::BadTimestamp => RejectReason::BadTimestamp,
             Reason::TimeOutOfRange => RejectReason::TimeOutOfRange,
+            Reason::RetiredCase => RejectReason::RetiredCase,
         }
     }
 }

@@ -21,6 +21,44 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Retire finished cases whose latest record is more than this many days behind their
+    /// source's watermark (metrics.md rule 17); their later records go to the dead-letter topic
+    /// with reason `retired_case`. Unset: keep every case (exact for any lateness).
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Write engine checkpoints (state + the offsets it covers) and restore from them on
+    /// assignment. Off: every assignment rebuilds from the partition's start.
+    pub enabled: bool,
+    /// A partition is checkpointed after this many records since its last checkpoint...
+    pub interval_records: u64,
+    /// ...or this many milliseconds, whichever comes first (only if records arrived).
+    pub interval_ms: u64,
+    /// Largest chunk value; must stay below the broker's `message.max.bytes` (1 MiB default).
+    pub max_chunk_bytes: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> CheckpointConfig {
+        CheckpointConfig {
+            enabled: true,
+            interval_records: 1_000_000,
+            interval_ms: 60_000,
+            max_chunk_bytes: 512 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -62,6 +100,9 @@ pub struct TopicsConfig {
     /// Partitions of the topics govstream creates (normalized, partials, aggregates, DLQ).
     pub partitions: i32,
     pub replication_factor: i32,
+    /// Engine checkpoints (protobuf `govstream.v1.CheckpointManifest` and `EngineChunk`),
+    /// compacted, keyed by stage, partition and sequence (docs/checkpoints.md).
+    pub checkpoints: String,
     /// Create missing topics at start (with compaction where it belongs).
     pub create: bool,
 }
@@ -81,6 +122,7 @@ impl Default for TopicsConfig {
             partials: "govstream.partials.v1".into(),
             aggregates: "govstream.aggregates.v1".into(),
             aggregates_json: "govstream.aggregates.json.v1".into(),
+            checkpoints: "govstream.checkpoints.v1".into(),
             partitions: 6,
             replication_factor: 1,
             create: true,
@@ -352,6 +394,7 @@ impl Config {
             &t.partials,
             &t.aggregates,
             &t.aggregates_json,
+            &t.checkpoints,
         ];
         for (i, a) in ours.iter().enumerate() {
             if a.is_empty() {
@@ -375,6 +418,23 @@ impl Config {
                     "metrics.labels: `{l}` is not one of region, dept, channel, category, item"
                 ));
             }
+        }
+        if self.engine.retention_days == Some(0) {
+            return bad(
+                "engine.retention_days must be at least 1 (leave it out to keep every case)".into(),
+            );
+        }
+        let c = &self.checkpoint;
+        if c.enabled && (c.interval_records == 0 || c.interval_ms == 0) {
+            return bad(
+                "checkpoint.interval_records and checkpoint.interval_ms must be positive".into(),
+            );
+        }
+        if !(4096..=8 * 1024 * 1024).contains(&c.max_chunk_bytes) {
+            return bad(format!(
+                "checkpoint.max_chunk_bytes is {}: use 4096..=8388608 (and below the broker's message.max.bytes)",
+                c.max_chunk_bytes
+            ));
         }
         if self.pipeline.max_batch == 0 || self.pipeline.flush_interval_ms == 0 {
             return bad(

@@ -285,6 +285,12 @@ pub async fn create_topics(cfg: &Config) -> Result<(), KafkaError> {
     if let Some(j) = t.json_mirror() {
         topics.push(NewTopic::new(j, t.partitions, rf()).set("cleanup.policy", "compact"));
     }
+    if cfg.checkpoint.enabled {
+        // Chunks are at most checkpoint.max_chunk_bytes; the manifest is small.
+        topics.push(
+            NewTopic::new(&t.checkpoints, t.partitions, rf()).set("cleanup.policy", "compact"),
+        );
+    }
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for r in admin.create_topics(&topics, &opts).await? {
         match r {

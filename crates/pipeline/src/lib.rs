@@ -2,6 +2,7 @@
 //! pipeline stages and their orchestration. The pure core (normalize, calendar, engine) does
 //! the thinking; this crate moves bytes.
 
+pub mod checkpoint;
 pub mod config;
 pub mod http;
 pub mod kafka;

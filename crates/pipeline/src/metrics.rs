@@ -338,6 +338,7 @@ pub fn publish_progress(p: &Progress) {
         metrics::counter!("govstream_records_normalized_total", &l).absolute(s.normalized);
         metrics::counter!("govstream_records_duplicate_total", &l).absolute(s.duplicates);
         metrics::counter!("govstream_records_conflict_total", &l).absolute(s.conflicts);
+        metrics::counter!("govstream_records_retired_total", &l).absolute(s.retired);
         for r in govstream_normalize::Reason::ALL {
             let n = s.rejected.get(r.code()).copied().unwrap_or(0);
             metrics::counter!("govstream_records_rejected_total", "source" => source.clone(), "reason" => r.code()).absolute(n);
@@ -358,6 +359,24 @@ pub fn publish_progress(p: &Progress) {
         .absolute(p.commits_failed.load(Relaxed));
     metrics::counter!("govstream_calendar_fallback_lookups_total")
         .absolute(p.calendar_fallbacks.load(Relaxed));
+    metrics::counter!("govstream_engine_records_total").absolute(p.engine_records.load(Relaxed));
+    metrics::counter!("govstream_checkpoints_written_total")
+        .absolute(p.checkpoints_written.load(Relaxed));
+    metrics::counter!("govstream_checkpoint_bytes_total")
+        .absolute(p.checkpoint_bytes.load(Relaxed));
+    let last = p.checkpoint_last_ms.load(Relaxed);
+    if last > 0 {
+        metrics::gauge!("govstream_checkpoint_last_timestamp_seconds").set(last as f64 / 1e3);
+    }
+    let restores = p
+        .checkpoint_restores
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for o in crate::checkpoint::RestoreOutcome::ALL {
+        metrics::counter!("govstream_checkpoint_restores_total", "outcome" => o.code())
+            .absolute(restores.get(o.code()).copied().unwrap_or(0));
+    }
     metrics::gauge!("govstream_ready").set(if p.ready() { 1.0 } else { 0.0 });
 }
 

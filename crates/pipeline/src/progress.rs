@@ -14,6 +14,8 @@ pub struct SourceCounts {
     pub rejected: BTreeMap<&'static str, u64>,
     pub duplicates: u64,
     pub conflicts: u64,
+    /// Records of retired cases sent to the dead-letter topic (`retired_case`, rule 17).
+    pub retired: u64,
     /// Latest event instant of the source's accepted records (UTC microseconds).
     pub watermark_us: Option<i64>,
 }
@@ -49,6 +51,14 @@ pub struct Progress {
     /// Why the brokers cannot be used right now (unreachable, authentication failed, ...),
     /// as librdkafka reported it; `None` once a broker answered again.
     pub broker_problem: Mutex<Option<String>>,
+    /// Normalized records the engine stage consumed (re-reads after an assignment included).
+    pub engine_records: AtomicU64,
+    pub checkpoints_written: AtomicU64,
+    pub checkpoint_bytes: AtomicU64,
+    /// Wall-clock time of the last checkpoint written (ms since the epoch; 0: none).
+    pub checkpoint_last_ms: AtomicU64,
+    /// Engine partition assignments by what the checkpoint topic gave (outcome code → count).
+    pub checkpoint_restores: Mutex<BTreeMap<&'static str, u64>>,
     /// Stages in the middle of a flush (publishing, computing updates): not idle.
     busy: AtomicU64,
 }
@@ -78,6 +88,11 @@ impl Default for Progress {
             watermark_us: AtomicI64::new(i64::MIN),
             rebalances_assign: AtomicU64::new(0),
             rebalances_revoke: AtomicU64::new(0),
+            engine_records: AtomicU64::new(0),
+            checkpoints_written: AtomicU64::new(0),
+            checkpoint_bytes: AtomicU64::new(0),
+            checkpoint_last_ms: AtomicU64::new(0),
+            checkpoint_restores: Mutex::new(BTreeMap::new()),
             calendar_fallbacks: AtomicU64::new(0),
             family_totals: Mutex::new([[0; 14]; 2]),
             lag: Mutex::new(BTreeMap::new()),
@@ -92,6 +107,21 @@ impl Default for Progress {
 }
 
 impl Progress {
+    pub fn checkpoint_restored(&self, o: crate::checkpoint::RestoreOutcome) {
+        *self
+            .checkpoint_restores
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(o.code())
+            .or_default() += 1;
+    }
+
+    pub fn checkpoint_written(&self, bytes: u64, at_ms: u64) {
+        self.checkpoints_written.fetch_add(1, Relaxed);
+        self.checkpoint_bytes.fetch_add(bytes, Relaxed);
+        self.checkpoint_last_ms.store(at_ms, Relaxed);
+    }
+
     /// Something was consumed or published.
     pub fn touch(&self) {
         self.last_activity_ms

@@ -15,13 +15,14 @@
 //! and the engine drops repeated record ids, so restarts, crashes and rebalances do not change
 //! the final aggregates (see ARCHITECTURE.md, "Delivery guarantee").
 
+use crate::checkpoint::EngineCheckpoints;
 use crate::config::Config;
 use crate::kafka::StageProducer;
 use crate::kafka::{consumer_config, partition_count};
 use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
 use govstream_calendar::Calendar;
-use govstream_engine::{canonical_json, Applied, Engine, Totals, Update};
+use govstream_engine::{canonical_json, Applied, Engine, Retention, Totals, Update};
 use govstream_normalize::CompiledSource;
 use govstream_proto::v1 as pb;
 use prost::Message as _;
@@ -463,6 +464,87 @@ fn partial_key(p: &pb::Partial) -> Vec<u8> {
     k.into_bytes()
 }
 
+/// One engine partition this instance owns.
+struct EnginePart {
+    engine: Engine,
+    /// The next normalized offset to apply: the engine covers everything before it.
+    next_offset: i64,
+    /// Records applied since the last checkpoint, and when it was written (or restored).
+    since_checkpoint: u64,
+    checkpointed_at: Instant,
+}
+
+impl EnginePart {
+    fn due(&self, cfg: &Config) -> bool {
+        self.since_checkpoint > 0
+            && (self.since_checkpoint >= cfg.checkpoint.interval_records
+                || self.checkpointed_at.elapsed()
+                    >= Duration::from_millis(cfg.checkpoint.interval_ms))
+    }
+}
+
+/// The state of a newly assigned engine partition: its latest usable checkpoint, else empty
+/// (rebuilt from the partition's first retained offset).
+fn assign_engine(
+    cfg: &Config,
+    c: &StreamConsumer<StageContext>,
+    checkpoints: Option<&mut EngineCheckpoints>,
+    cal: &Arc<Calendar>,
+    p: i32,
+) -> EnginePart {
+    let retention = cfg.engine.retention_days.map(Retention::days);
+    let low = c
+        .fetch_watermarks(&cfg.topics.normalized, p, Duration::from_secs(30))
+        .map_or(0, |(low, _)| low);
+    let restored = checkpoints.map(|ck| ck.load(p, cal, low).0).unwrap_or(None);
+    let (mut engine, next_offset) = match restored {
+        Some(r) => (r.engine, r.next_offset),
+        None => {
+            if low > 0 {
+                tracing::warn!(partition = p, first_retained = low, "the normalized topic no longer holds this partition's first records and no checkpoint covers them: the aggregates miss them");
+            }
+            tracing::info!(
+                partition = p,
+                "engine partition assigned; rebuilding from its start"
+            );
+            (Engine::with_retention(cal.clone(), retention), low)
+        }
+    };
+    engine.track_changes();
+    EnginePart {
+        engine,
+        next_offset,
+        since_checkpoint: 0,
+        checkpointed_at: Instant::now(),
+    }
+}
+
+/// The dead-letter envelope of a record whose case retention retired (rule 17). Its position
+/// is the raw record's (from the `govstream-origin` header); `original` holds the normalized
+/// event, which carries no personal data.
+fn retired_envelope(ev: &pb::CaseEvent, origin: &str, normalized: &[u8]) -> pb::Rejection {
+    let rej = govstream_normalize::Rejection::new(
+        govstream_normalize::Reason::RetiredCase,
+        "its case is finished and was retired by retention (metrics.md rule 17); the record changes nothing; original holds the normalized event (govstream.v1.CaseEvent)",
+    );
+    let mut parts = origin.rsplitn(3, ':');
+    let offset = parts.next().and_then(|o| o.parse().ok()).unwrap_or(-1);
+    let partition = parts.next().and_then(|o| o.parse().ok()).unwrap_or(-1);
+    let topic = parts.next().unwrap_or_default().to_owned();
+    pb::Rejection {
+        reason: rej.reason.to_proto() as i32,
+        reason_code: rej.reason.code().to_owned(),
+        detail: rej.detail,
+        source: ev.source.clone(),
+        topic,
+        partition,
+        offset,
+        original: normalized.to_vec(),
+        original_size: normalized.len() as u64,
+        original_truncated: false,
+    }
+}
+
 pub async fn engine_stage(
     cfg: Config,
     cal: Arc<Calendar>,
@@ -478,8 +560,17 @@ pub async fn engine_stage(
         &producer,
     )?;
     let parts = partition_count(&producer, &cfg.topics.partials)?;
+    let mut checkpoints = if cfg.checkpoint.enabled {
+        Some(EngineCheckpoints::new(
+            &cfg,
+            producer.clone(),
+            progress.clone(),
+        )?)
+    } else {
+        None
+    };
     let mut out = Pending::new(producer, &progress);
-    let mut engines: BTreeMap<i32, Engine> = BTreeMap::new();
+    let mut engines: BTreeMap<i32, EnginePart> = BTreeMap::new();
     let mut last_size = Instant::now() - Duration::from_secs(60);
     let flush_every = Duration::from_millis(cfg.pipeline.flush_interval_ms);
     let mut last_flush = Instant::now();
@@ -488,26 +579,45 @@ pub async fn engine_stage(
     loop {
         let msg = next(&c, &mut shutdown, flush_every).await;
         for (_, p) in c.context().take_revoked() {
-            if engines.remove(&p).is_some() {
-                tracing::info!(partition = p, "engine partition revoked; state dropped");
+            if let Some(st) = engines.remove(&p) {
+                revoked_engine(&mut checkpoints, p, st).await;
             }
         }
         if let Some(Ok(m)) = &msg {
             progress.touch();
             batch_started.get_or_insert_with(Instant::now);
             let p = m.partition();
-            let e = engines.entry(p).or_insert_with(|| {
-                tracing::info!(
-                    partition = p,
-                    offset = m.offset(),
-                    "engine partition assigned; rebuilding from its start"
-                );
-                let mut e = Engine::new(cal.clone());
-                e.track_changes();
-                e
-            });
-            match pb::CaseEvent::decode(m.payload().unwrap_or(&[])) {
-                Ok(ev) => match e.apply(&ev) {
+            let st = match engines.entry(p) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    let st = tokio::task::block_in_place(|| {
+                        assign_engine(&cfg, &c, checkpoints.as_mut(), &cal, p)
+                    });
+                    if m.offset() < st.next_offset {
+                        // Continue after what the checkpoint covers (messages fetched before
+                        // the seek are skipped below).
+                        if let Err(e) = c.seek(
+                            &cfg.topics.normalized,
+                            p,
+                            Offset::Offset(st.next_offset),
+                            Duration::from_secs(10),
+                        ) {
+                            tracing::warn!(partition = p, error = %e, "seek to the checkpoint's offset failed; skipping the covered records instead");
+                        }
+                    }
+                    v.insert(st)
+                }
+            };
+            if m.offset() < st.next_offset {
+                // Already in the state (restored from a checkpoint).
+                continue;
+            }
+            st.next_offset = m.offset() + 1;
+            st.since_checkpoint += 1;
+            progress.engine_records.fetch_add(1, Relaxed);
+            let payload = m.payload().unwrap_or(&[]);
+            match pb::CaseEvent::decode(payload) {
+                Ok(ev) => match st.engine.apply(&ev) {
                     Applied::New => {
                         progress.events_applied.fetch_add(1, Relaxed);
                     }
@@ -516,6 +626,27 @@ pub async fn engine_stage(
                     Applied::Duplicate => progress.with_source(&ev.source, |s| s.duplicates += 1),
                     Applied::Conflict => progress.with_source(&ev.source, |s| s.conflicts += 1),
                     Applied::Ignored => {}
+                    Applied::Retired => {
+                        let hs = headers(m);
+                        let origin = hs
+                            .iter()
+                            .find(|(k, _)| k == "govstream-origin")
+                            .map_or("", |(_, v)| v.as_str());
+                        let env = retired_envelope(&ev, origin, payload);
+                        let value = env.encode_to_vec();
+                        let headers = lineage(&ev.source, origin).insert(Header {
+                            key: "govstream-reason",
+                            value: Some("retired_case"),
+                        });
+                        out.send(
+                            FutureRecord::to(&cfg.topics.dead_letter)
+                                .key(origin.as_bytes())
+                                .payload(&value[..])
+                                .headers(headers),
+                        )
+                        .await?;
+                        progress.with_source(&ev.source, |s| s.retired += 1);
+                    }
                 },
                 Err(err) => {
                     tracing::error!(partition = p, offset = m.offset(), error = %err, "undecodable normalized event skipped")
@@ -530,11 +661,13 @@ pub async fn engine_stage(
             let _busy = progress.busy();
             // Never publish for partitions given up since the last look.
             for (_, p) in c.context().take_revoked() {
-                engines.remove(&p);
+                if let Some(st) = engines.remove(&p) {
+                    revoked_engine(&mut checkpoints, p, st).await;
+                }
             }
             let mut n = 0u64;
-            for (p, e) in engines.iter_mut() {
-                for partial in e.take_partials(*p) {
+            for (p, st) in engines.iter_mut() {
+                for partial in st.engine.take_partials(*p) {
                     let key = partial_key(&partial);
                     let value = partial.encode_to_vec();
                     let targets: Vec<i32> = match &partial.key {
@@ -559,13 +692,26 @@ pub async fn engine_stage(
                 progress.touch();
                 progress.partials_published.fetch_add(n, Relaxed);
             }
-            progress
-                .engine_cases
-                .store(engines.values().map(|e| e.cases() as u64).sum(), Relaxed);
+            // Every change is published and acknowledged: the states can be checkpointed.
+            if let Some(ck) = checkpoints.as_mut() {
+                for (p, st) in engines.iter_mut() {
+                    if st.due(&cfg) || (stop && st.since_checkpoint > 0) {
+                        checkpoint_engine(ck, *p, st).await;
+                        progress.touch();
+                    }
+                }
+            }
+            progress.engine_cases.store(
+                engines.values().map(|st| st.engine.cases() as u64).sum(),
+                Relaxed,
+            );
             if last_size.elapsed() >= Duration::from_secs(10) || stop {
                 last_size = Instant::now();
                 progress.engine_bytes.store(
-                    engines.values().map(Engine::approx_state_bytes).sum(),
+                    engines
+                        .values()
+                        .map(|st| st.engine.approx_state_bytes())
+                        .sum(),
                     Relaxed,
                 );
             }
@@ -590,6 +736,31 @@ pub async fn engine_stage(
             return Ok(());
         }
     }
+}
+
+async fn checkpoint_engine(ck: &mut EngineCheckpoints, p: i32, st: &mut EnginePart) {
+    match ck.write(p, &st.engine, st.next_offset).await {
+        Ok(_) => {
+            st.since_checkpoint = 0;
+            st.checkpointed_at = Instant::now();
+        }
+        Err(e) => {
+            // Not fatal: the previous checkpoint stays valid; the next flush tries again.
+            tracing::warn!(partition = p, error = %e, "checkpoint not written; keeping the previous one");
+        }
+    }
+}
+
+/// A partition given up: checkpointed when everything it changed is published (publishing is
+/// no longer allowed after the revocation), then dropped.
+async fn revoked_engine(checkpoints: &mut Option<EngineCheckpoints>, p: i32, mut st: EnginePart) {
+    if let Some(ck) = checkpoints.as_mut() {
+        if st.since_checkpoint > 0 && !st.engine.has_unpublished() {
+            checkpoint_engine(ck, p, &mut st).await;
+        }
+        ck.forget(p);
+    }
+    tracing::info!(partition = p, "engine partition revoked; state dropped");
 }
 
 // ------------------------------------------------------------------------------------------
@@ -788,9 +959,9 @@ pub fn key_json(k: &pb::AggregateKey) -> String {
 /// this owner never tombstones, so an incomplete read is an error, not a shortcut.
 fn read_back(cfg: &Config, totals: &mut BTreeMap<i32, Totals>) -> Result<u64, KafkaError> {
     let parts: Vec<i32> = totals.keys().copied().collect();
-    let proto = read_to_end(cfg, &cfg.topics.aggregates, &parts)?;
+    let proto = read_to_end(cfg, &cfg.topics.aggregates, &parts, "totals-readback")?;
     let json = match cfg.topics.json_mirror() {
-        Some(t) => Some(read_to_end(cfg, t, &parts)?),
+        Some(t) => Some(read_to_end(cfg, t, &parts, "totals-readback")?),
         None => None,
     };
     let mut n = 0;
@@ -862,17 +1033,19 @@ fn key_from_json(text: &str) -> Option<pb::AggregateKey> {
 }
 
 /// The latest value (None: a tombstone) per (partition, key) of a compacted topic.
-type LatestValues = BTreeMap<(i32, Vec<u8>), Option<Vec<u8>>>;
+pub(crate) type LatestValues = BTreeMap<(i32, Vec<u8>), Option<Vec<u8>>>;
 
 /// The latest value per key of `partitions` of `topic`, read to the high watermarks taken now.
-fn read_to_end(cfg: &Config, topic: &str, partitions: &[i32]) -> Result<LatestValues, KafkaError> {
+pub(crate) fn read_to_end(
+    cfg: &Config,
+    topic: &str,
+    partitions: &[i32],
+    purpose: &str,
+) -> Result<LatestValues, KafkaError> {
     use rdkafka::consumer::BaseConsumer;
     const STALL: Duration = Duration::from_secs(60);
     let c: BaseConsumer = crate::kafka::client_config(cfg)
-        .set(
-            "group.id",
-            format!("{}-totals-readback", cfg.kafka.group_prefix),
-        )
+        .set("group.id", format!("{}-{purpose}", cfg.kafka.group_prefix))
         .set("enable.auto.commit", "false")
         .create()?;
     let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
