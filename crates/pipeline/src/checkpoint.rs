@@ -367,8 +367,7 @@ impl EngineCheckpoints {
         }
         self.last.insert(p, (seq, hashes.len()));
         let took = started.elapsed();
-        self.progress.checkpoint_written(bytes, now_ms);
-        metrics::histogram!("govstream_checkpoint_duration_seconds").record(took.as_secs_f64());
+        self.progress.checkpoint_written(bytes, now_ms, took);
         tracing::debug!(
             partition = p,
             sequence = seq,

@@ -364,10 +364,10 @@ pub fn publish_progress(p: &Progress) {
         .absolute(p.checkpoints_written.load(Relaxed));
     metrics::counter!("govstream_checkpoint_bytes_total")
         .absolute(p.checkpoint_bytes.load(Relaxed));
-    let last = p.checkpoint_last_ms.load(Relaxed);
-    if last > 0 {
-        metrics::gauge!("govstream_checkpoint_last_timestamp_seconds").set(last as f64 / 1e3);
-    }
+    metrics::gauge!("govstream_checkpoint_last_timestamp_seconds")
+        .set(p.checkpoint_last_ms.load(Relaxed) as f64 / 1e3);
+    metrics::gauge!("govstream_checkpoint_last_duration_seconds")
+        .set(p.checkpoint_last_us.load(Relaxed) as f64 / 1e6);
     let restores = p
         .checkpoint_restores
         .lock()

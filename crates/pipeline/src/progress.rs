@@ -57,6 +57,8 @@ pub struct Progress {
     pub checkpoint_bytes: AtomicU64,
     /// Wall-clock time of the last checkpoint written (ms since the epoch; 0: none).
     pub checkpoint_last_ms: AtomicU64,
+    /// How long the last checkpoint took to write, microseconds.
+    pub checkpoint_last_us: AtomicU64,
     /// Engine partition assignments by what the checkpoint topic gave (outcome code → count).
     pub checkpoint_restores: Mutex<BTreeMap<&'static str, u64>>,
     /// Stages in the middle of a flush (publishing, computing updates): not idle.
@@ -92,6 +94,7 @@ impl Default for Progress {
             checkpoints_written: AtomicU64::new(0),
             checkpoint_bytes: AtomicU64::new(0),
             checkpoint_last_ms: AtomicU64::new(0),
+            checkpoint_last_us: AtomicU64::new(0),
             checkpoint_restores: Mutex::new(BTreeMap::new()),
             calendar_fallbacks: AtomicU64::new(0),
             family_totals: Mutex::new([[0; 14]; 2]),
@@ -116,7 +119,9 @@ impl Progress {
             .or_default() += 1;
     }
 
-    pub fn checkpoint_written(&self, bytes: u64, at_ms: u64) {
+    pub fn checkpoint_written(&self, bytes: u64, at_ms: u64, took: std::time::Duration) {
+        self.checkpoint_last_us
+            .store(took.as_micros() as u64, Relaxed);
         self.checkpoints_written.fetch_add(1, Relaxed);
         self.checkpoint_bytes.fetch_add(bytes, Relaxed);
         self.checkpoint_last_ms.store(at_ms, Relaxed);
