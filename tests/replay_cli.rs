@@ -155,3 +155,97 @@ fn generate_is_deterministic() {
         );
     }
 }
+
+fn replay_with(dir: &Path, out: &Path, extra: &[&str]) -> (String, String) {
+    let h = format!("hotline={}", dir.join("hotline.ndjson").display());
+    let o = format!("onenet={}", dir.join("onenet.ndjson").display());
+    let b = format!("bdc={}", dir.join("bdc.txt").display());
+    let mut args = vec![
+        "replay",
+        "--source",
+        &h,
+        "--source",
+        &o,
+        "--source",
+        &b,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        std::fs::read_to_string(out.join("aggregates.ndjson")).unwrap(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+/// Rule 17 from the command line: in arrival order (late records hours to days behind, repeated
+/// copies up to months behind) a retention whose fingerprint horizon (2R) covers every delay
+/// leaves the aggregates byte-identical while releasing cases; the late copies of retired cases
+/// land in rejected.ndjson as `retired_case`, counted in summary.json. Shuffled over the whole
+/// year with a short retention, records beyond it change the result.
+#[test]
+fn retention_days_bounds_the_state_and_refuses_records_of_retired_cases() {
+    let dir = scratch("replay-retention");
+    let gen = dir.join("gen");
+    let o = run(&[
+        "generate",
+        "--records",
+        "40000",
+        "--seed",
+        "17",
+        "--days",
+        "400",
+        "--out",
+        gen.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let (plain, _) = replay_with(&gen, &dir.join("plain"), &[]);
+    let (kept, stdout) = replay_with(&gen, &dir.join("kept"), &["--retention-days", "250"]);
+    assert!(plain == kept, "in arrival order, retention changes nothing");
+    let retired_cases: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("retention: 250 days; "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no retention line in {stdout}"));
+    assert!(retired_cases > 1000, "cases retired: {retired_cases}");
+    let retired_in = |out: &str| {
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        let n: u64 = ["hotline", "onenet", "bdc"]
+            .iter()
+            .map(|s| summary["sources"][s]["retired"].as_u64().unwrap())
+            .sum();
+        let in_file = read_ndjson(&dir.join(out).join("rejected.ndjson"))
+            .iter()
+            .filter(|r| r["reason"] == "retired_case")
+            .count() as u64;
+        assert_eq!(in_file, n, "{out}: rejected.ndjson and summary.json agree");
+        n
+    };
+    assert!(
+        retired_in("kept") > 0,
+        "late copies of retired cases are refused"
+    );
+    assert_eq!(retired_in("plain"), 0);
+
+    // The same records in random order, with a short retention.
+    let shuffled = dir.join("shuffled");
+    std::fs::create_dir_all(&shuffled).unwrap();
+    for (i, f) in ["hotline.ndjson", "onenet.ndjson", "bdc.txt"]
+        .iter()
+        .enumerate()
+    {
+        shuffle_and_duplicate(&gen.join(f), &shuffled.join(f), i as u64);
+    }
+    let (short, _) = replay_with(&shuffled, &dir.join("short"), &["--retention-days", "30"]);
+    assert!(
+        short != plain,
+        "records beyond the retention change the result"
+    );
+    assert!(retired_in("short") > 1000);
+}

@@ -259,6 +259,11 @@ pub fn produce_all(broker: &Broker, dir: &Path) -> u64 {
 }
 
 pub fn start(config: &Path, idle_exit: &str) -> Child {
+    start_logged(config, idle_exit, "warn")
+}
+
+/// [`start`] with another `GOVSTREAM_LOG` level (`info` shows restores and rebuilds).
+pub fn start_logged(config: &Path, idle_exit: &str, log: &str) -> Child {
     Command::new(govstream_bin())
         .args([
             "run",
@@ -269,7 +274,7 @@ pub fn start(config: &Path, idle_exit: &str) -> Child {
             "--status-every",
             "0",
         ])
-        .env("GOVSTREAM_LOG", "warn")
+        .env("GOVSTREAM_LOG", log)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

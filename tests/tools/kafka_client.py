@@ -155,7 +155,26 @@ def count(brokers, topic, idle_s):
     print(sum(1 for _ in read_all(brokers, topic, idle_s)))
 
 
+def keys(brokers, topic, idle_s):
+    """The keys of `topic` whose latest value is not a tombstone, one per line (UTF-8)."""
+    latest = {}
+    for m in read_all(brokers, topic, idle_s):
+        latest[m.key] = m.value
+    for k, v in sorted(latest.items()):
+        if v is not None:
+            print(k.decode("utf-8", "replace"))
+
+
+def put(brokers, topic, partition, key, value_hex):
+    """Writes one record (hex value) to a given partition."""
+    p = KafkaProducer(bootstrap_servers=brokers, **SECURITY)
+    p.send(topic, key=key.encode(), value=bytes.fromhex(value_hex), partition=int(partition))
+    p.flush()
+    p.close()
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"produce": produce, "final-json": final_json, "count": count, "origins": origins,
-     "committed-origins": committed_origins, "dump": dump, "accounting": accounting}[cmd](*args)
+     "committed-origins": committed_origins, "dump": dump, "accounting": accounting,
+     "keys": keys, "put": put}[cmd](*args)

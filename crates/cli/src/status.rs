@@ -105,5 +105,24 @@ impl Status {
             t[1][7],
             pct(t[1][8], t[1][7]).trim(),
         );
+        let restores = p
+            .checkpoint_restores
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "engine records read {}; checkpoints written {} ({} bytes); partition restores: {}",
+            p.engine_records.load(Relaxed),
+            p.checkpoints_written.load(Relaxed),
+            p.checkpoint_bytes.load(Relaxed),
+            if restores.is_empty() {
+                "none"
+            } else {
+                &restores
+            },
+        );
     }
 }

@@ -45,6 +45,10 @@ pub struct StageContext {
     /// The stage's producer: flushed when partitions are revoked, so that everything this
     /// instance wrote for them lands before the next owner writes (partition order).
     producer: StageProducer,
+    /// Positions the stage moved to itself (a restored checkpoint's offset): librdkafka's
+    /// `app_offset` only follows delivered messages, so after a seek past the end it would
+    /// show lag that is not there.
+    positions: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl ClientContext for StageContext {
@@ -76,8 +80,16 @@ impl ClientContext for StageContext {
                 } else {
                     p.hi_offset
                 };
-                let l = if p.app_offset >= 0 && end >= 0 {
-                    (end - p.app_offset).max(0)
+                let own = self
+                    .positions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&(topic.clone(), *id))
+                    .copied()
+                    .unwrap_or(-1);
+                let app_offset = p.app_offset.max(own);
+                let l = if app_offset >= 0 && end >= 0 {
+                    (end - app_offset).max(0)
                 } else {
                     p.consumer_lag
                 };
@@ -100,7 +112,9 @@ impl ConsumerContext for StageContext {
                 }
                 let mut v = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
                 let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
+                let mut own = self.positions.lock().unwrap_or_else(|e| e.into_inner());
                 for e in tpl.elements() {
+                    own.remove(&(e.topic().to_owned(), e.partition()));
                     v.push((e.topic().to_owned(), e.partition()));
                     // Series of partitions no longer owned disappear.
                     lag.remove(&(e.topic().to_owned(), e.partition()));
@@ -134,6 +148,7 @@ fn consumer(
             progress: progress.clone(),
             assigned: std::sync::atomic::AtomicBool::new(false),
             producer: producer.clone(),
+            positions: Mutex::new(HashMap::new()),
         })?;
     c.subscribe(topics)?;
     Ok(c)
@@ -593,6 +608,11 @@ pub async fn engine_stage(
                     let st = tokio::task::block_in_place(|| {
                         assign_engine(&cfg, &c, checkpoints.as_mut(), &cal, p)
                     });
+                    c.context()
+                        .positions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert((cfg.topics.normalized.clone(), p), st.next_offset);
                     if m.offset() < st.next_offset {
                         // Continue after what the checkpoint covers (messages fetched before
                         // the seek are skipped below).
