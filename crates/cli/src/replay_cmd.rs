@@ -6,10 +6,15 @@ use crate::normalize_cmd::{
     create_out, normalize_files, print_summary, write_rejected, write_summary,
 };
 use crate::sources::SourceOptions;
+use anyhow::Context;
 use anyhow::Result;
 use govstream_engine::{canonical_json, Applied, Engine, Retention};
 use govstream_normalize::Seen;
+use govstream_proto::v1 as pb;
+use prost::Message;
 use std::io::Write;
+use std::io::{BufReader, BufWriter, Read};
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -41,15 +46,31 @@ pub fn run(args: Args) -> Result<()> {
     let mut engine = Engine::with_retention(cal.clone(), args.retention_days.map(Retention::days));
     let mut rejected = create_out(&args.out, "rejected.ndjson")?;
     let started = Instant::now();
+    // With retention, DAY cells older than the retention move to spill files as the
+    // watermark advances (added back when the output is written), so memory follows the cases
+    // that can still change, not the length of history.
+    let mut spill = match args.retention_days {
+        Some(days) => Some(Spill::create(&args.out, days)?),
+        None => None,
+    };
+    let mut since_spill = 0u64;
     let stats = normalize_files(
         &sources,
         |ev| {
-            Ok(match engine.apply(&ev) {
+            let seen = match engine.apply(&ev) {
                 Applied::New | Applied::Ignored => Seen::First,
                 Applied::Duplicate => Seen::Duplicate,
                 Applied::Conflict => Seen::Conflict,
                 Applied::Retired => Seen::Retired,
-            })
+            };
+            since_spill += 1;
+            if since_spill >= 100_000 {
+                since_spill = 0;
+                if let Some(s) = spill.as_mut() {
+                    s.spill(&mut engine)?;
+                }
+            }
+            Ok(seen)
         },
         |src, line, rej| write_rejected(&mut rejected, src, line, rej),
     )?;
@@ -59,7 +80,22 @@ pub fn run(args: Args) -> Result<()> {
     let mut out = create_out(&args.out, "aggregates.ndjson")?;
     let mut records = 0u64;
     let mut failed = None;
-    engine.for_each_record(|r| {
+    let mut readers = match spill.take() {
+        Some(s) => Some(s.finish()?),
+        None => None,
+    };
+    let mut spilled_failed = None;
+    let mut next_spilled = |f: pb::Family| {
+        let r = readers.as_mut()?;
+        match r.next(f) {
+            Ok(c) => c,
+            Err(e) => {
+                spilled_failed.get_or_insert(e);
+                None
+            }
+        }
+    };
+    engine.for_each_record_with(&mut next_spilled, |r| {
         if failed.is_none() {
             let line = canonical_json(&r);
             failed = out
@@ -71,6 +107,12 @@ pub fn run(args: Args) -> Result<()> {
     });
     if let Some(e) = failed {
         return Err(e.into());
+    }
+    if let Some(e) = spilled_failed {
+        return Err(e.context("reading back the spill files"));
+    }
+    if let Some(r) = readers {
+        r.remove();
     }
     out.flush()?;
     let elapsed = started.elapsed();
@@ -110,4 +152,92 @@ pub fn run(args: Args) -> Result<()> {
         rendered_in.as_secs_f64(),
     );
     Ok(())
+}
+
+/// Spill files of DAY cells (one per family, length-prefixed `govstream.v1.CellState`, in day
+/// order), in the output directory while `replay` runs; removed at the end.
+struct Spill {
+    days: i32,
+    paths: [PathBuf; 2],
+    files: [BufWriter<std::fs::File>; 2],
+}
+
+fn family_index(f: pb::Family) -> usize {
+    usize::from(f == pb::Family::Hotline)
+}
+
+impl Spill {
+    fn create(dir: &Path, days: u32) -> Result<Spill> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let paths = [
+            dir.join(".spill-application.bin"),
+            dir.join(".spill-hotline.bin"),
+        ];
+        let open = |p: &PathBuf| -> Result<BufWriter<std::fs::File>> {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            Ok(BufWriter::with_capacity(1 << 20, f))
+        };
+        let files = [open(&paths[0])?, open(&paths[1])?];
+        Ok(Spill {
+            days: days as i32,
+            paths,
+            files,
+        })
+    }
+
+    /// Moves the cells of days more than the retention behind the watermark to the files.
+    fn spill(&mut self, engine: &mut Engine) -> Result<()> {
+        let Some(wm_day) = engine.watermark_day() else {
+            return Ok(());
+        };
+        for c in engine.spill_cells_before(wm_day.saturating_sub(self.days)) {
+            let i = family_index(c.family());
+            let bytes = c.encode_to_vec();
+            self.files[i].write_all(&(bytes.len() as u32).to_le_bytes())?;
+            self.files[i].write_all(&bytes)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<SpillReaders> {
+        let mut readers = Vec::new();
+        for (mut w, p) in self.files.into_iter().zip(&self.paths) {
+            w.flush()?;
+            drop(w);
+            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            readers.push(BufReader::with_capacity(1 << 20, f));
+        }
+        Ok(SpillReaders {
+            paths: self.paths,
+            readers,
+        })
+    }
+}
+
+struct SpillReaders {
+    paths: [PathBuf; 2],
+    readers: Vec<BufReader<std::fs::File>>,
+}
+
+impl SpillReaders {
+    /// The next spilled cell of a family, or None at the end of its file.
+    fn next(&mut self, f: pb::Family) -> Result<Option<pb::CellState>> {
+        let r = &mut self.readers[family_index(f)];
+        let mut len = [0u8; 4];
+        match r.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let mut buf = vec![0u8; u32::from_le_bytes(len) as usize];
+        r.read_exact(&mut buf)?;
+        Ok(Some(pb::CellState::decode(&buf[..])?))
+    }
+
+    fn remove(self) {
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }

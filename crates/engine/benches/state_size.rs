@@ -33,7 +33,11 @@ fn main() {
     let onenet = preset("onenet", key.clone()).unwrap().unwrap();
     let hotline = preset("hotline", key).unwrap().unwrap();
     let cal = Arc::new(Calendar::bundled());
-    let n = 200_000u64;
+    // STATE_CASES=1000000 for the checkpoint cost at 1 M open cases of each kind.
+    let n: u64 = std::env::var("STATE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     // Pre-normalize so that only engine state is measured.
     let mut events = Vec::new();
     for i in 0..n {
@@ -71,14 +75,30 @@ fn main() {
             e.apply(ev);
         }
         let after = LIVE.load(Ordering::Relaxed);
-        let mut snap = 0usize;
-        e.checkpoint(512 * 1024, |c| snap += c.len());
+        let mut chunks = Vec::new();
+        let t = std::time::Instant::now();
+        e.checkpoint(512 * 1024, |c| chunks.push(c));
+        let written = t.elapsed();
+        let bytes: usize = chunks.iter().map(Vec::len).sum();
+        let t = std::time::Instant::now();
+        let mut r = govstream_engine::EngineRestore::new(cal.clone(), None);
+        for c in &chunks {
+            r.chunk(c).unwrap();
+        }
+        let restored = r.finish().unwrap();
+        let read = t.elapsed();
+        assert_eq!(restored.cases(), e.cases());
         println!(
-            "{what}: {} cases, {:.0} bytes of heap per case (incl. aggregates), checkpoint {:.0} bytes per case",
+            "{what}: {} cases, {:.0} bytes of heap per case (incl. aggregates); checkpoint {:.1} MB in {} chunks ({:.0} bytes per case), encoded in {:.2}s, restored in {:.2}s",
             e.cases(),
             (after - before) as f64 / e.cases() as f64,
-            snap as f64 / e.cases() as f64
+            bytes as f64 / 1e6,
+            chunks.len(),
+            bytes as f64 / e.cases() as f64,
+            written.as_secs_f64(),
+            read.as_secs_f64(),
         );
+        drop(restored);
         drop(e);
     }
 }

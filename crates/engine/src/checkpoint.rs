@@ -167,6 +167,45 @@ fn case_pb(key: u128, c: &Case) -> pb::CaseState {
     }
 }
 
+pub(crate) fn cell_pb(fam: Family, day: i32, dims: &Dims, c: &Cell) -> pb::CellState {
+    pb::CellState {
+        family: family_pb(fam),
+        day,
+        dims: dims_pb(dims),
+        counters: c.counters.to_vec(),
+        buckets: c.buckets.to_vec(),
+        sum_us_hi: (c.sum_us >> 64) as i64,
+        sum_us_lo: c.sum_us as u64,
+    }
+}
+
+/// A cell back from its protobuf form, if it is consistent with `symbols` symbols.
+pub(crate) fn cell_from_pb(c: &pb::CellState, symbols: u32) -> Option<(Family, i32, Dims, Cell)> {
+    let family = match pb::Family::try_from(c.family) {
+        Ok(pb::Family::Application) => Family::Application,
+        Ok(pb::Family::Hotline) => Family::Hotline,
+        _ => return None,
+    };
+    if c.counters.len() != 14
+        || c.buckets.len() != crate::contrib::BUCKETS
+        || c.dims.len() != 4
+        || c.dims.iter().any(|d| *d >= symbols)
+    {
+        return None;
+    }
+    let mut cell = Cell::default();
+    cell.counters.copy_from_slice(&c.counters);
+    cell.buckets.copy_from_slice(&c.buckets);
+    cell.sum_us = ((c.sum_us_hi as i128) << 64) | c.sum_us_lo as i128;
+    let dims = [
+        Sym(c.dims[0]),
+        Sym(c.dims[1]),
+        Sym(c.dims[2]),
+        Sym(c.dims[3]),
+    ];
+    Some((family, c.day, dims, cell))
+}
+
 impl Engine {
     /// Writes the whole state as `EngineChunk` messages of about `max_chunk_bytes` each (at
     /// least one chunk; the first carries the header). Deterministic for a given state.
@@ -221,15 +260,7 @@ impl Engine {
             .collect();
         cells.sort_unstable_by_key(|(k, _)| **k);
         for ((fam, day, dims), c) in cells {
-            let c = pb::CellState {
-                family: family_pb(*fam),
-                day: *day,
-                dims: dims_pb(dims),
-                counters: c.counters.to_vec(),
-                buckets: c.buckets.to_vec(),
-                sum_us_hi: (c.sum_us >> 64) as i64,
-                sum_us_lo: c.sum_us as u64,
-            };
+            let c = cell_pb(*fam, *day, dims, c);
             let len = c.encoded_len();
             ch.cur.cells.push(c);
             ch.grew(len);
@@ -465,7 +496,7 @@ impl EngineRestore {
         for c in &ch.cases {
             let case = self.case(c)?;
             let key = ((c.key_hi as u128) << 64) | c.key_lo as u128;
-            if self.engine.cases.insert(key, case).is_some() {
+            if self.engine.cases.insert(key, Box::new(case)).is_some() {
                 return Err(self.corrupt("a case repeats"));
             }
         }

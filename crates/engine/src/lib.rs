@@ -107,7 +107,9 @@ pub struct Engine {
     cal: Arc<Calendar>,
     interner: Interner,
     /// Cases by a 128-bit hash of (source, case id): no key strings are kept.
-    cases: FastMap<u128, Case>,
+    /// Boxed: a map bucket is then 24 bytes, so the empty buckets of a half-full table cost
+    /// little (the `state_size` bench: an inline case made them cost ~200 bytes each).
+    cases: FastMap<u128, Box<Case>>,
     store: Store,
     watermark: Option<i64>,
     published_watermark: Option<i64>,
@@ -125,6 +127,8 @@ pub struct Engine {
     retired: FastMap<u128, (Sym, i64)>,
     /// Source watermarks at the last sweep.
     swept_at: FastMap<Sym, i64>,
+    /// DAY cells of days before this were moved out (`spill_cells_before`).
+    spilled_until: i32,
 }
 
 /// A stable 64-bit hash (FNV-1a): the same in every process, so snapshots stay valid.
@@ -182,6 +186,7 @@ impl Engine {
             source_wm: FastMap::default(),
             retired: FastMap::default(),
             swept_at: FastMap::default(),
+            spilled_until: i32::MIN,
         }
     }
 
@@ -265,8 +270,9 @@ impl Engine {
     /// Approximate heap bytes of the case state (walks every case: call it now and then).
     pub fn approx_state_bytes(&self) -> u64 {
         use std::mem::size_of;
-        let mut n = self.cases.capacity() * (size_of::<(u128, Case)>() + 1);
+        let mut n = self.cases.capacity() * (size_of::<(u128, Box<Case>)>() + 1);
         for c in self.cases.values() {
+            n += size_of::<Case>();
             n += c.seen.capacity() * 8;
             let rid = |p: Option<usize>| p.unwrap_or(0);
             n += match &c.facts {
@@ -361,15 +367,17 @@ impl Engine {
         let item = self.interner.intern(&ev.service_item);
         let channel = Engine::enum_sym(&self.channel_syms, ev.channel);
         let category = Engine::enum_sym(&self.category_syms, ev.category);
-        let case = self.cases.entry(key).or_insert_with(|| Case {
-            facts: if is_app {
-                Facts::Application(Application::default())
-            } else {
-                Facts::WorkOrder(WorkOrder::default())
-            },
-            seen: Vec::new(),
-            latest: t,
-            source,
+        let case = self.cases.entry(key).or_insert_with(|| {
+            Box::new(Case {
+                facts: if is_app {
+                    Facts::Application(Application::default())
+                } else {
+                    Facts::WorkOrder(WorkOrder::default())
+                },
+                seen: Vec::new(),
+                latest: t,
+                source,
+            })
         });
         if let Some(&s) = case.seen.iter().find(|s| *s >> 16 == rid >> 16) {
             if s == seen_entry(rid, fp) {
@@ -505,12 +513,63 @@ impl Engine {
     /// [`Engine::records`] as a stream, one record at a time in canonical order, without
     /// holding the whole output.
     pub fn for_each_record(&self, emit: impl FnMut(pb::AggregateRecord)) {
+        self.for_each_record_with(&mut |_| None, emit)
+    }
+
+    /// The local day of the watermark.
+    pub fn watermark_day(&self) -> Option<i32> {
+        self.watermark
+            .map(|w| govstream_calendar::civil::Day::of_instant(w, self.cal.offset_s()).0)
+    }
+
+    /// Moves the DAY cells of days in `[previous bound, before)` out of memory, in (family,
+    /// day) order, so that a long replay holds only recent days. Later changes to those days
+    /// stay in memory as deltas; [`Engine::for_each_record_with`] adds the spilled values back.
+    /// Symbols are this engine's: spilled cells are only meaningful to the same engine.
+    pub fn spill_cells_before(&mut self, before: i32) -> Vec<pb::CellState> {
+        let from = self.spilled_until;
+        if before <= from {
+            return Vec::new();
+        }
+        self.spilled_until = before;
+        let mut out: Vec<pb::CellState> = Vec::new();
+        self.store.cells.retain(|(fam, day, dims), c| {
+            if *day < from || *day >= before {
+                return true;
+            }
+            if !c.is_zero() {
+                out.push(checkpoint::cell_pb(*fam, *day, dims, c));
+            }
+            false
+        });
+        out.sort_unstable_by_key(|c| (c.family, c.day));
+        self.store.cells.shrink_to(self.store.cells.len() * 5 / 4);
+        out
+    }
+
+    /// [`Engine::for_each_record`], adding back spilled cells: `spilled(family)` returns that
+    /// family's next spilled cell, in the order [`Engine::spill_cells_before`] produced them.
+    pub fn for_each_record_with(
+        &self,
+        spilled: &mut dyn FnMut(pb::Family) -> Option<pb::CellState>,
+        emit: impl FnMut(pb::AggregateRecord),
+    ) {
+        let n = self.interner.strings().len() as u32;
+        let mut next = |fam: Family| {
+            let want = match fam {
+                Family::Application => pb::Family::Application,
+                Family::Hotline => pb::Family::Hotline,
+            };
+            let c = spilled(want)?;
+            checkpoint::cell_from_pb(&c, n).map(|(_, day, dims, cell)| (day, dims, cell))
+        };
         output::render_each(
             &self.store,
             &self.interner,
             self.watermark,
             self.cal.offset_s(),
             None,
+            &mut next,
             emit,
         )
     }

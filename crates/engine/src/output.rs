@@ -38,9 +38,21 @@ pub fn render(
     only: Option<&HashSet<(Family, Dims)>>,
 ) -> Vec<pb::AggregateRecord> {
     let mut out = Vec::new();
-    render_each(store, interner, watermark, offset_s, only, |r| out.push(r));
+    render_each(
+        store,
+        interner,
+        watermark,
+        offset_s,
+        only,
+        &mut |_| None,
+        |r| out.push(r),
+    );
     out
 }
+
+/// DAY cells moved out of the store (`Engine::spill_cells_before`), handed back at rendering:
+/// for a family, the next spilled (day, dimensions, cell) in ascending day order, or None.
+pub type Spilled<'a> = dyn FnMut(Family) -> Option<(i32, Dims, Cell)> + 'a;
 
 /// [`render`] as a stream, in canonical order: records are made one window at a time, so the
 /// memory used beyond the store is one window's rows plus the MONTH sums of one family, never
@@ -51,6 +63,7 @@ pub fn render_each(
     watermark: Option<i64>,
     offset_s: i32,
     only: Option<&HashSet<(Family, Dims)>>,
+    spilled: &mut Spilled<'_>,
     mut emit: impl FnMut(pb::AggregateRecord),
 ) {
     let Some(wm) = watermark else {
@@ -102,8 +115,45 @@ pub fn render_each(
             days.sort_unstable();
             days.dedup();
         }
-        let mut rows: Vec<(Dims, &Cell, i64)> = Vec::new();
-        for day in days {
+        // Cells of the current day: the store's plus the spilled ones, summed by dimensions.
+        let mut today: Vec<(Dims, Cell)> = Vec::new();
+        let mut next_spilled = spilled(fam);
+        let mut di = 0usize;
+        loop {
+            let day = match (days.get(di).copied(), next_spilled.as_ref().map(|s| s.0)) {
+                (None, None) => break,
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            if days.get(di) == Some(&day) {
+                di += 1;
+            }
+            today.clear();
+            while next_spilled.as_ref().is_some_and(|s| s.0 == day) {
+                if let Some((_, dims, cell)) = next_spilled.take() {
+                    if wanted(fam, &dims) {
+                        today.push((dims, cell));
+                    }
+                }
+                next_spilled = spilled(fam);
+            }
+            let mine = cells.get(&day).map_or(&[][..], |v| v.as_slice());
+            if today.is_empty() {
+                today.extend(mine.iter().map(|(d, c)| (*d, (*c).clone())));
+            } else if !mine.is_empty() {
+                let mut at: FastMap<Dims, usize> = FastMap::default();
+                for (i, t) in today.iter().enumerate() {
+                    at.insert(t.0, i);
+                }
+                for (dims, c) in mine {
+                    match at.get(dims) {
+                        Some(&i) => today[i].1.add(c, 1),
+                        None => today.push((*dims, (*c).clone())),
+                    }
+                }
+            }
+            today.retain(|t| !t.1.is_zero());
             while next_change < changes.len() && changes[next_change].0 <= day {
                 let (_, k, delta) = changes[next_change];
                 let v = &mut value[k as usize];
@@ -115,10 +165,9 @@ pub fn render_each(
                 }
                 next_change += 1;
             }
-            rows.clear();
-            let day_cells = cells.get(&day).map_or(&[][..], |v| v.as_slice());
-            for (dims, c) in day_cells {
-                rows.push((*dims, *c, 0));
+            let mut rows: Vec<(Dims, &Cell, i64)> = Vec::with_capacity(today.len());
+            for (dims, c) in &today {
+                rows.push((*dims, c, 0));
             }
             let month = month_key(day);
             if day <= wm_day {
@@ -135,7 +184,7 @@ pub fn render_each(
                     }
                 }
             }
-            for (dims, c) in day_cells {
+            for (dims, c) in &today {
                 let m = &mut months.entry((month, *dims)).or_insert((ZERO, 0)).0;
                 m.add(c, 1);
             }

@@ -22,8 +22,12 @@ impl Cell {
         self.buckets.iter().sum()
     }
 
+    /// No counter, bucket or duration. (A whole cell with no count has no duration either; a
+    /// delta cell — a change to a spilled day — can change the duration sum alone.)
     pub fn is_zero(&self) -> bool {
-        self.counters.iter().all(|&c| c == 0) && self.buckets.iter().all(|&b| b == 0)
+        self.counters.iter().all(|&c| c == 0)
+            && self.buckets.iter().all(|&b| b == 0)
+            && self.sum_us == 0
     }
 }
 
