@@ -8,7 +8,7 @@ use crate::normalize_cmd::{
 use crate::sources::SourceOptions;
 use anyhow::Context;
 use anyhow::Result;
-use govstream_engine::{canonical_json, Applied, Engine, Retention};
+use govstream_engine::{canonical_json, Applied, Engine, Retention, Spilled};
 use govstream_normalize::Seen;
 use govstream_proto::v1 as pb;
 use prost::Message;
@@ -84,18 +84,12 @@ pub fn run(args: Args) -> Result<()> {
         Some(s) => Some(s.finish()?),
         None => None,
     };
-    let mut spilled_failed = None;
-    let mut next_spilled = |f: pb::Family| {
-        let r = readers.as_mut()?;
-        match r.next(f) {
-            Ok(c) => c,
-            Err(e) => {
-                spilled_failed.get_or_insert(e);
-                None
-            }
-        }
+    let mut nothing = NoSpill;
+    let source: &mut dyn Spilled = match readers.as_mut() {
+        Some(r) => r,
+        None => &mut nothing,
     };
-    engine.for_each_record_with(&mut next_spilled, |r| {
+    engine.for_each_record_with(source, |r| {
         if failed.is_none() {
             let line = canonical_json(&r);
             failed = out
@@ -108,11 +102,8 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(e) = failed {
         return Err(e.into());
     }
-    if let Some(e) = spilled_failed {
-        return Err(e.context("reading back the spill files"));
-    }
     if let Some(r) = readers {
-        r.remove();
+        r.remove()?;
     }
     out.flush()?;
     let elapsed = started.elapsed();
@@ -154,31 +145,44 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Spill files of DAY cells (one per family, length-prefixed `govstream.v1.CellState`, in day
-/// order), in the output directory while `replay` runs; removed at the end.
+/// Spill files of DAY cells and overdue steps (one per family and kind, length-prefixed
+/// `govstream.v1.CellState` / `OverdueState`, in day order), in the output directory while
+/// `replay` runs; removed at the end.
 struct Spill {
     days: i32,
-    paths: [PathBuf; 2],
-    files: [BufWriter<std::fs::File>; 2],
+    paths: Vec<PathBuf>,
+    files: Vec<BufWriter<std::fs::File>>,
 }
 
-fn family_index(f: pb::Family) -> usize {
-    usize::from(f == pb::Family::Hotline)
+/// The file of (family, kind): application cells, hotline cells, application steps, hotline
+/// steps.
+fn spill_index(f: pb::Family, step: bool) -> usize {
+    usize::from(f == pb::Family::Hotline) + if step { 2 } else { 0 }
+}
+
+fn write_framed(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    w.write_all(&(bytes.len() as u32).to_le_bytes())?;
+    w.write_all(bytes)
 }
 
 impl Spill {
     fn create(dir: &Path, days: u32) -> Result<Spill> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let paths = [
-            dir.join(".spill-application.bin"),
-            dir.join(".spill-hotline.bin"),
-        ];
-        let open = |p: &PathBuf| -> Result<BufWriter<std::fs::File>> {
+        let paths: Vec<PathBuf> = [
+            ".spill-application-cells.bin",
+            ".spill-hotline-cells.bin",
+            ".spill-application-overdue.bin",
+            ".spill-hotline-overdue.bin",
+        ]
+        .iter()
+        .map(|n| dir.join(n))
+        .collect();
+        let mut files = Vec::new();
+        for p in &paths {
             let f =
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            Ok(BufWriter::with_capacity(1 << 20, f))
-        };
-        let files = [open(&paths[0])?, open(&paths[1])?];
+            files.push(BufWriter::with_capacity(1 << 20, f));
+        }
         Ok(Spill {
             days: days as i32,
             paths,
@@ -186,16 +190,23 @@ impl Spill {
         })
     }
 
-    /// Moves the cells of days more than the retention behind the watermark to the files.
+    /// Moves the state of days more than the retention behind the watermark to the files.
     fn spill(&mut self, engine: &mut Engine) -> Result<()> {
         let Some(wm_day) = engine.watermark_day() else {
             return Ok(());
         };
-        for c in engine.spill_cells_before(wm_day.saturating_sub(self.days)) {
-            let i = family_index(c.family());
-            let bytes = c.encode_to_vec();
-            self.files[i].write_all(&(bytes.len() as u32).to_le_bytes())?;
-            self.files[i].write_all(&bytes)?;
+        let (cells, steps) = engine.spill_before(wm_day.saturating_sub(self.days));
+        for c in cells {
+            write_framed(
+                &mut self.files[spill_index(c.family(), false)],
+                &c.encode_to_vec(),
+            )?;
+        }
+        for st in steps {
+            write_framed(
+                &mut self.files[spill_index(st.family(), true)],
+                &st.encode_to_vec(),
+            )?;
         }
         Ok(())
     }
@@ -211,33 +222,75 @@ impl Spill {
         Ok(SpillReaders {
             paths: self.paths,
             readers,
+            failed: None,
         })
     }
 }
 
 struct SpillReaders {
-    paths: [PathBuf; 2],
+    paths: Vec<PathBuf>,
     readers: Vec<BufReader<std::fs::File>>,
+    /// The first read error (reading stops there and the command fails).
+    failed: Option<anyhow::Error>,
 }
 
 impl SpillReaders {
-    /// The next spilled cell of a family, or None at the end of its file.
-    fn next(&mut self, f: pb::Family) -> Result<Option<pb::CellState>> {
-        let r = &mut self.readers[family_index(f)];
+    fn next<M: Message + Default>(&mut self, i: usize) -> Option<M> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let r = &mut self.readers[i];
         let mut len = [0u8; 4];
         match r.read_exact(&mut len) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) => {
+                self.failed = Some(e.into());
+                return None;
+            }
         }
         let mut buf = vec![0u8; u32::from_le_bytes(len) as usize];
-        r.read_exact(&mut buf)?;
-        Ok(Some(pb::CellState::decode(&buf[..])?))
+        let read = r
+            .read_exact(&mut buf)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| M::decode(&buf[..]).map_err(anyhow::Error::from));
+        match read {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.failed = Some(e);
+                None
+            }
+        }
     }
 
-    fn remove(self) {
+    fn remove(self) -> Result<()> {
         for p in &self.paths {
             let _ = std::fs::remove_file(p);
         }
+        match self.failed {
+            Some(e) => Err(e.context("reading back the spill files")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Spilled for SpillReaders {
+    fn next_cell(&mut self, f: pb::Family) -> Option<pb::CellState> {
+        self.next(spill_index(f, false))
+    }
+    fn next_step(&mut self, f: pb::Family) -> Option<pb::OverdueState> {
+        self.next(spill_index(f, true))
+    }
+}
+
+/// No spill files (replay without retention).
+struct NoSpill;
+
+impl Spilled for NoSpill {
+    fn next_cell(&mut self, _: pb::Family) -> Option<pb::CellState> {
+        None
+    }
+    fn next_step(&mut self, _: pb::Family) -> Option<pb::OverdueState> {
+        None
     }
 }

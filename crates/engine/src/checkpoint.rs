@@ -179,6 +179,25 @@ pub(crate) fn cell_pb(fam: Family, day: i32, dims: &Dims, c: &Cell) -> pb::CellS
     }
 }
 
+/// One overdue step (a spilled day of a step function).
+pub(crate) fn step_pb(fam: Family, dims: &Dims, day: i32, delta: i64) -> pb::OverdueState {
+    pb::OverdueState {
+        family: family_pb(fam),
+        dims: dims_pb(dims),
+        days: vec![day],
+        deltas: vec![delta],
+    }
+}
+
+pub(crate) fn step_from_pb(s: &pb::OverdueState, symbols: u32) -> Option<(i32, Dims, i64)> {
+    match (s.days.as_slice(), s.deltas.as_slice(), s.dims.as_slice()) {
+        ([day], [delta], [a, b, c, d]) if [a, b, c, d].iter().all(|x| **x < symbols) => {
+            Some((*day, [Sym(*a), Sym(*b), Sym(*c), Sym(*d)], *delta))
+        }
+        _ => None,
+    }
+}
+
 /// A cell back from its protobuf form, if it is consistent with `symbols` symbols.
 pub(crate) fn cell_from_pb(c: &pb::CellState, symbols: u32) -> Option<(Family, i32, Dims, Cell)> {
     let family = match pb::Family::try_from(c.family) {

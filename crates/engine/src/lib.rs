@@ -33,6 +33,14 @@ use intern::{Interner, Sym};
 use std::sync::Arc;
 use store::Store;
 
+/// State moved out by [`Engine::spill_before`], handed back to
+/// [`Engine::for_each_record_with`]: per family, each stream in the order it was spilled.
+pub trait Spilled {
+    fn next_cell(&mut self, family: pb::Family) -> Option<pb::CellState>;
+    /// An overdue step: `days` and `deltas` hold one value each.
+    fn next_step(&mut self, family: pb::Family) -> Option<pb::OverdueState>;
+}
+
 /// What the engine did with an event.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -513,7 +521,16 @@ impl Engine {
     /// [`Engine::records`] as a stream, one record at a time in canonical order, without
     /// holding the whole output.
     pub fn for_each_record(&self, emit: impl FnMut(pb::AggregateRecord)) {
-        self.for_each_record_with(&mut |_| None, emit)
+        struct Nothing;
+        impl Spilled for Nothing {
+            fn next_cell(&mut self, _: pb::Family) -> Option<pb::CellState> {
+                None
+            }
+            fn next_step(&mut self, _: pb::Family) -> Option<pb::OverdueState> {
+                None
+            }
+        }
+        self.for_each_record_with(&mut Nothing, emit)
     }
 
     /// The local day of the watermark.
@@ -522,46 +539,75 @@ impl Engine {
             .map(|w| govstream_calendar::civil::Day::of_instant(w, self.cal.offset_s()).0)
     }
 
-    /// Moves the DAY cells of days in `[previous bound, before)` out of memory, in (family,
-    /// day) order, so that a long replay holds only recent days. Later changes to those days
-    /// stay in memory as deltas; [`Engine::for_each_record_with`] adds the spilled values back.
-    /// Symbols are this engine's: spilled cells are only meaningful to the same engine.
-    pub fn spill_cells_before(&mut self, before: i32) -> Vec<pb::CellState> {
+    /// Moves the DAY cells and overdue steps of days in `[previous bound, before)` out of
+    /// memory, each list in (family, day) order, so that a long replay holds only recent days.
+    /// Later changes to those days stay in memory as deltas; [`Engine::for_each_record_with`]
+    /// adds the spilled values back. Symbols are this engine's: spilled state is only
+    /// meaningful to the same engine, and an engine that spilled publishes no partials.
+    pub fn spill_before(&mut self, before: i32) -> (Vec<pb::CellState>, Vec<pb::OverdueState>) {
         let from = self.spilled_until;
         if before <= from {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         self.spilled_until = before;
-        let mut out: Vec<pb::CellState> = Vec::new();
+        let mut cells: Vec<pb::CellState> = Vec::new();
         self.store.cells.retain(|(fam, day, dims), c| {
             if *day < from || *day >= before {
                 return true;
             }
             if !c.is_zero() {
-                out.push(checkpoint::cell_pb(*fam, *day, dims, c));
+                cells.push(checkpoint::cell_pb(*fam, *day, dims, c));
             }
             false
         });
-        out.sort_unstable_by_key(|c| (c.family, c.day));
+        cells.sort_unstable_by_key(|c| (c.family, c.day));
         self.store.cells.shrink_to(self.store.cells.len() * 5 / 4);
-        out
+        let mut steps: Vec<pb::OverdueState> = Vec::new();
+        for ((fam, dims), s) in self.store.overdue.iter_mut() {
+            let mut later = s.split_off(&before);
+            let moved = s.split_off(&from);
+            s.append(&mut later);
+            for (day, delta) in moved {
+                if delta != 0 {
+                    steps.push(checkpoint::step_pb(*fam, dims, day, delta));
+                }
+            }
+        }
+        self.store.overdue.retain(|_, s| !s.is_empty());
+        steps.sort_unstable_by_key(|s| (s.family, s.days.first().copied()));
+        (cells, steps)
     }
 
-    /// [`Engine::for_each_record`], adding back spilled cells: `spilled(family)` returns that
-    /// family's next spilled cell, in the order [`Engine::spill_cells_before`] produced them.
+    /// [`Engine::for_each_record`], adding back what [`Engine::spill_before`] moved out, in the
+    /// order it produced it.
     pub fn for_each_record_with(
         &self,
-        spilled: &mut dyn FnMut(pb::Family) -> Option<pb::CellState>,
+        spilled: &mut dyn Spilled,
         emit: impl FnMut(pb::AggregateRecord),
     ) {
-        let n = self.interner.strings().len() as u32;
-        let mut next = |fam: Family| {
-            let want = match fam {
+        struct Back<'a> {
+            inner: &'a mut dyn Spilled,
+            symbols: u32,
+        }
+        fn pb_family(fam: Family) -> pb::Family {
+            match fam {
                 Family::Application => pb::Family::Application,
                 Family::Hotline => pb::Family::Hotline,
-            };
-            let c = spilled(want)?;
-            checkpoint::cell_from_pb(&c, n).map(|(_, day, dims, cell)| (day, dims, cell))
+            }
+        }
+        impl output::SpillSource for Back<'_> {
+            fn next_cell(&mut self, fam: Family) -> Option<(i32, Dims, store::Cell)> {
+                let c = self.inner.next_cell(pb_family(fam))?;
+                checkpoint::cell_from_pb(&c, self.symbols).map(|(_, d, dims, cell)| (d, dims, cell))
+            }
+            fn next_step(&mut self, fam: Family) -> Option<(i32, Dims, i64)> {
+                let s = self.inner.next_step(pb_family(fam))?;
+                checkpoint::step_from_pb(&s, self.symbols)
+            }
+        }
+        let mut back = Back {
+            inner: spilled,
+            symbols: self.interner.strings().len() as u32,
         };
         output::render_each(
             &self.store,
@@ -569,7 +615,7 @@ impl Engine {
             self.watermark,
             self.cal.offset_s(),
             None,
-            &mut next,
+            &mut back,
             emit,
         )
     }

@@ -44,15 +44,31 @@ pub fn render(
         watermark,
         offset_s,
         only,
-        &mut |_| None,
+        &mut NoSpill,
         |r| out.push(r),
     );
     out
 }
 
-/// DAY cells moved out of the store (`Engine::spill_cells_before`), handed back at rendering:
-/// for a family, the next spilled (day, dimensions, cell) in ascending day order, or None.
-pub type Spilled<'a> = dyn FnMut(Family) -> Option<(i32, Dims, Cell)> + 'a;
+/// What was moved out of the store (`Engine::spill_before`), handed back at rendering: per
+/// family, two streams in ascending day order.
+pub trait SpillSource {
+    /// The next spilled DAY cell (day, dimensions, cell).
+    fn next_cell(&mut self, fam: Family) -> Option<(i32, Dims, Cell)>;
+    /// The next spilled overdue step (day, dimensions, delta).
+    fn next_step(&mut self, fam: Family) -> Option<(i32, Dims, i64)>;
+}
+
+pub struct NoSpill;
+
+impl SpillSource for NoSpill {
+    fn next_cell(&mut self, _: Family) -> Option<(i32, Dims, Cell)> {
+        None
+    }
+    fn next_step(&mut self, _: Family) -> Option<(i32, Dims, i64)> {
+        None
+    }
+}
 
 /// [`render`] as a stream, in canonical order: records are made one window at a time, so the
 /// memory used beyond the store is one window's rows plus the MONTH sums of one family, never
@@ -63,7 +79,7 @@ pub fn render_each(
     watermark: Option<i64>,
     offset_s: i32,
     only: Option<&HashSet<(Family, Dims)>>,
-    spilled: &mut Spilled<'_>,
+    spilled: &mut dyn SpillSource,
     mut emit: impl FnMut(pb::AggregateRecord),
 ) {
     let Some(wm) = watermark else {
@@ -106,7 +122,19 @@ pub fn render_each(
         let mut value = vec![0i64; keys.len()];
         let mut nonzero: BTreeMap<u32, ()> = BTreeMap::new();
         let mut months: FastMap<(i32, Dims), (Cell, i64)> = FastMap::default();
-        let first_change = changes.first().map(|c| c.0);
+        let mut key_of: FastMap<Dims, u32> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (*d, i as u32))
+            .collect();
+        let mut next_step = spilled.next_step(fam).filter(|s| s.0 <= wm_day);
+        let first_change = match (
+            changes.first().map(|c| c.0),
+            next_step.as_ref().map(|s| s.0),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut next_change = 0usize;
         // Days to visit: every cell day, and every day from the first overdue change to wm_day.
         let mut days: Vec<i32> = cells.keys().copied().collect();
@@ -117,7 +145,7 @@ pub fn render_each(
         }
         // Cells of the current day: the store's plus the spilled ones, summed by dimensions.
         let mut today: Vec<(Dims, Cell)> = Vec::new();
-        let mut next_spilled = spilled(fam);
+        let mut next_spilled = spilled.next_cell(fam);
         let mut di = 0usize;
         loop {
             let day = match (days.get(di).copied(), next_spilled.as_ref().map(|s| s.0)) {
@@ -136,7 +164,7 @@ pub fn render_each(
                         today.push((dims, cell));
                     }
                 }
-                next_spilled = spilled(fam);
+                next_spilled = spilled.next_cell(fam);
             }
             let mine = cells.get(&day).map_or(&[][..], |v| v.as_slice());
             if today.is_empty() {
@@ -154,8 +182,7 @@ pub fn render_each(
                 }
             }
             today.retain(|t| !t.1.is_zero());
-            while next_change < changes.len() && changes[next_change].0 <= day {
-                let (_, k, delta) = changes[next_change];
+            let mut step = |k: u32, delta: i64, value: &mut Vec<i64>| {
                 let v = &mut value[k as usize];
                 *v += delta;
                 if *v == 0 {
@@ -163,7 +190,24 @@ pub fn render_each(
                 } else {
                     nonzero.insert(k, ());
                 }
+            };
+            while next_change < changes.len() && changes[next_change].0 <= day {
+                let (_, k, delta) = changes[next_change];
+                step(k, delta, &mut value);
                 next_change += 1;
+            }
+            while next_step.as_ref().is_some_and(|s| s.0 <= day) {
+                if let Some((_, dims, delta)) = next_step.take() {
+                    if wanted(fam, &dims) {
+                        let k = *key_of.entry(dims).or_insert_with(|| {
+                            keys.push(dims);
+                            value.push(0);
+                            (keys.len() - 1) as u32
+                        });
+                        step(k, delta, &mut value);
+                    }
+                }
+                next_step = spilled.next_step(fam).filter(|s| s.0 <= wm_day);
             }
             let mut rows: Vec<(Dims, &Cell, i64)> = Vec::with_capacity(today.len());
             for (dims, c) in &today {

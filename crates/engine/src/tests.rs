@@ -1208,25 +1208,42 @@ mod retention {
         evs.extend(late);
         let (reference, _) = output(&evs, None);
         let mut e = Engine::new(Arc::new(Calendar::bundled()));
-        let mut spilled: Vec<pb::CellState> = Vec::new();
+        #[derive(Default)]
+        struct Back {
+            cells: std::collections::HashMap<i32, std::collections::VecDeque<pb::CellState>>,
+            steps: std::collections::HashMap<i32, std::collections::VecDeque<pb::OverdueState>>,
+        }
+        impl crate::Spilled for Back {
+            fn next_cell(&mut self, f: pb::Family) -> Option<pb::CellState> {
+                self.cells.get_mut(&(f as i32))?.pop_front()
+            }
+            fn next_step(&mut self, f: pb::Family) -> Option<pb::OverdueState> {
+                self.steps.get_mut(&(f as i32))?.pop_front()
+            }
+        }
+        let mut back = Back::default();
+        let (mut n_cells, mut n_steps) = (0, 0);
         for (i, ev) in evs.iter().enumerate() {
             e.apply(ev);
             if i % 1000 == 999 {
                 let bound = e.watermark_day().unwrap() - 20;
-                spilled.extend(e.spill_cells_before(bound));
+                let (cells, steps) = e.spill_before(bound);
+                n_cells += cells.len();
+                n_steps += steps.len();
+                for c in cells {
+                    back.cells.entry(c.family).or_default().push_back(c);
+                }
+                for s in steps {
+                    back.steps.entry(s.family).or_default().push_back(s);
+                }
             }
         }
-        assert!(spilled.len() > 1000, "{} cells spilled", spilled.len());
-        let mut by_family: std::collections::HashMap<i32, std::collections::VecDeque<_>> =
-            Default::default();
-        for c in spilled {
-            by_family.entry(c.family).or_default().push_back(c);
-        }
-        let mut out = Vec::new();
-        e.for_each_record_with(
-            &mut |f| by_family.get_mut(&(f as i32)).and_then(|q| q.pop_front()),
-            |r| out.push(canonical_json(&r)),
+        assert!(
+            n_cells > 1000 && n_steps > 100,
+            "{n_cells} cells, {n_steps} steps spilled"
         );
+        let mut out = Vec::new();
+        e.for_each_record_with(&mut back, |r| out.push(canonical_json(&r)));
         assert_eq!(out.len(), reference.len(), "record count");
         if let Some(i) = (0..out.len()).find(|&i| out[i] != reference[i]) {
             panic!(
