@@ -115,7 +115,13 @@ set.limit_days = { field = "ts", ignore_when = { field = "qd", equals = "JB", va
     put("json_reader", "edge-deep-arrays", deep_arrays.as_bytes());
     let deep_objects = "{\"a\":".repeat(127) + "1" + &"}".repeat(127);
     put("json_reader", "edge-deep-objects", deep_objects.as_bytes());
-    put("snapshot", "samples", &engine.snapshot());
+    // A checkpoint in small chunks, framed as the target reads it (u16 length + bytes).
+    let mut framed = Vec::new();
+    engine.checkpoint(1024, |c| {
+        framed.extend_from_slice(&(c.len() as u16).to_le_bytes());
+        framed.extend_from_slice(&c);
+    });
+    put("checkpoint", "samples", &framed);
     // Partials: a few per seed (each seed ends with the watermark, which makes the totals render),
     // so the fuzzer starts from short inputs.
     let partials = engine.take_partials(0);
