@@ -13,7 +13,7 @@ use govstream_normalize::Seen;
 use govstream_proto::v1 as pb;
 use prost::Message;
 use std::io::Write;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::BufWriter;
 use std::path::Path;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,6 +69,15 @@ pub fn run(args: Args) -> Result<()> {
                 if let Some(s) = spill.as_mut() {
                     s.spill(&mut engine)?;
                 }
+                if std::env::var_os("GOVSTREAM_DEBUG_MEMORY").is_some() {
+                    let (c, k, st) = engine.store_sizes();
+                    eprintln!(
+                        "memory: rss {:?} MiB, cases {}, fingerprints {}, cells {c}, overdue keys {k}, steps {st}",
+                        rss_mib(),
+                        engine.cases(),
+                        engine.retired_fingerprints()
+                    );
+                }
             }
             Ok(seen)
         },
@@ -76,6 +85,7 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     rejected.flush()?;
     let applied_in = started.elapsed();
+    let peak_applying = peak_rss_mib();
     let cases = engine.cases();
     let mut out = create_out(&args.out, "aggregates.ndjson")?;
     let mut records = 0u64;
@@ -135,6 +145,9 @@ pub fn run(args: Args) -> Result<()> {
             engine.retired_fingerprints(),
         );
     }
+    if let (Some(a), Some(b)) = (peak_applying, peak_rss_mib()) {
+        println!("memory: peak {b} MiB ({a} MiB while reading and applying)");
+    }
     println!(
         "took {:.2}s ({:.0} events/s): read+normalize+apply {:.2}s, render+write aggregates {:.2}s",
         elapsed.as_secs_f64(),
@@ -145,24 +158,24 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Spill files of DAY cells and overdue steps (one per family and kind, length-prefixed
-/// `govstream.v1.CellState` / `OverdueState`, in day order), in the output directory while
-/// `replay` runs; removed at the end.
+/// Spill files of DAY cells and overdue steps, one per family and kind, in the output
+/// directory while `replay` runs (removed at the end). Each spill appends a *run* — framed
+/// (u32 length + bytes) `govstream.v1.CellState` / `OverdueState` messages in day order — and
+/// reading back merges the runs by day: sources replayed one after another revisit old days.
 struct Spill {
     days: i32,
     paths: Vec<PathBuf>,
     files: Vec<BufWriter<std::fs::File>>,
+    /// Per file: (start, end) byte offsets of its runs.
+    runs: Vec<Vec<(u64, u64)>>,
+    /// Per file: bytes written.
+    written: Vec<u64>,
 }
 
 /// The file of (family, kind): application cells, hotline cells, application steps, hotline
 /// steps.
 fn spill_index(f: pb::Family, step: bool) -> usize {
     usize::from(f == pb::Family::Hotline) + if step { 2 } else { 0 }
-}
-
-fn write_framed(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    w.write_all(&(bytes.len() as u32).to_le_bytes())?;
-    w.write_all(bytes)
 }
 
 impl Spill {
@@ -179,83 +192,190 @@ impl Spill {
         .collect();
         let mut files = Vec::new();
         for p in &paths {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             files.push(BufWriter::with_capacity(1 << 20, f));
         }
         Ok(Spill {
-            days: days as i32,
+            // Days kept in memory: the retention, at most 30 (older days rarely change, and a
+            // change is kept as a delta until the next spill).
+            days: days.min(30) as i32,
             paths,
             files,
+            runs: vec![Vec::new(); 4],
+            written: vec![0; 4],
         })
     }
 
-    /// Moves the state of days more than the retention behind the watermark to the files.
+    fn write_run<M: Message>(&mut self, i: usize, items: impl Iterator<Item = M>) -> Result<()> {
+        let start = self.written[i];
+        for m in items {
+            let bytes = m.encode_to_vec();
+            self.files[i].write_all(&(bytes.len() as u32).to_le_bytes())?;
+            self.files[i].write_all(&bytes)?;
+            self.written[i] += 4 + bytes.len() as u64;
+        }
+        if self.written[i] > start {
+            self.runs[i].push((start, self.written[i]));
+        }
+        Ok(())
+    }
+
+    /// Moves the state of days more than `days` behind the watermark to the files.
     fn spill(&mut self, engine: &mut Engine) -> Result<()> {
         let Some(wm_day) = engine.watermark_day() else {
             return Ok(());
         };
         let (cells, steps) = engine.spill_before(wm_day.saturating_sub(self.days));
-        for c in cells {
-            write_framed(
-                &mut self.files[spill_index(c.family(), false)],
-                &c.encode_to_vec(),
-            )?;
-        }
-        for st in steps {
-            write_framed(
-                &mut self.files[spill_index(st.family(), true)],
-                &st.encode_to_vec(),
-            )?;
+        for f in [pb::Family::Application, pb::Family::Hotline] {
+            let c = cells.iter().filter(|c| c.family() == f).cloned();
+            self.write_run(spill_index(f, false), c)?;
+            let st = steps.iter().filter(|s| s.family() == f).cloned();
+            self.write_run(spill_index(f, true), st)?;
         }
         Ok(())
     }
 
     fn finish(self) -> Result<SpillReaders> {
-        let mut readers = Vec::new();
-        for (mut w, p) in self.files.into_iter().zip(&self.paths) {
+        let mut merged = Vec::new();
+        for ((mut w, p), runs) in self.files.into_iter().zip(&self.paths).zip(self.runs) {
             w.flush()?;
             drop(w);
             let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            readers.push(BufReader::with_capacity(1 << 20, f));
+            let file = std::sync::Arc::new(f);
+            let runs = runs
+                .into_iter()
+                .map(|(start, end)| Run {
+                    file: file.clone(),
+                    pos: start,
+                    end,
+                    buf: Vec::new(),
+                    at: 0,
+                })
+                .collect();
+            merged.push(Merge {
+                runs,
+                heads: Vec::new(),
+                started: false,
+            });
         }
         Ok(SpillReaders {
             paths: self.paths,
-            readers,
+            merged,
             failed: None,
         })
     }
 }
 
+/// One run of a spill file, read with positioned reads through a small buffer (many runs share
+/// one file handle).
+struct Run {
+    file: std::sync::Arc<std::fs::File>,
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Run {
+    /// Makes `n` bytes available at `at` (false at the end of the run).
+    fn fill(&mut self, n: usize) -> std::io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        if self.buf.len() - self.at >= n {
+            return Ok(true);
+        }
+        self.buf.drain(..self.at);
+        self.at = 0;
+        while self.buf.len() < n {
+            let want = (n - self.buf.len()).max(64 * 1024).min((self.end - self.pos) as usize);
+            if want == 0 {
+                return Ok(false);
+            }
+            let old = self.buf.len();
+            self.buf.resize(old + want, 0);
+            self.file.read_exact_at(&mut self.buf[old..], self.pos)?;
+            self.pos += want as u64;
+        }
+        Ok(true)
+    }
+
+    fn next_frame(&mut self) -> std::io::Result<Option<&[u8]>> {
+        if !self.fill(4)? {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([
+            self.buf[self.at],
+            self.buf[self.at + 1],
+            self.buf[self.at + 2],
+            self.buf[self.at + 3],
+        ]) as usize;
+        self.at += 4;
+        if !self.fill(len)? {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let frame = &self.buf[self.at..self.at + len];
+        self.at += len;
+        Ok(Some(frame))
+    }
+}
+
+/// The runs of one spill file merged by day: `heads[i]` is run i's next message and its day.
+struct Merge {
+    runs: Vec<Run>,
+    heads: Vec<Option<(i32, Vec<u8>)>>,
+    started: bool,
+}
+
+impl Merge {
+    fn advance(&mut self, i: usize, day: fn(&[u8]) -> Option<i32>) -> Result<()> {
+        self.heads[i] = match self.runs[i].next_frame()? {
+            Some(f) => Some((
+                day(f).ok_or_else(|| anyhow::anyhow!("a spilled record does not decode"))?,
+                f.to_vec(),
+            )),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// The next message in day order (ties: the earlier run first).
+    fn next(&mut self, day: fn(&[u8]) -> Option<i32>) -> Result<Option<Vec<u8>>> {
+        if !self.started {
+            self.started = true;
+            self.heads = vec![None; self.runs.len()];
+            for i in 0..self.runs.len() {
+                self.advance(i, day)?;
+            }
+        }
+        let Some(i) = (0..self.heads.len())
+            .filter(|&i| self.heads[i].is_some())
+            .min_by_key(|&i| self.heads[i].as_ref().map(|h| h.0))
+        else {
+            return Ok(None);
+        };
+        let bytes = self.heads[i].take().map(|h| h.1);
+        self.advance(i, day)?;
+        Ok(bytes)
+    }
+}
+
 struct SpillReaders {
     paths: Vec<PathBuf>,
-    readers: Vec<BufReader<std::fs::File>>,
+    merged: Vec<Merge>,
     /// The first read error (reading stops there and the command fails).
     failed: Option<anyhow::Error>,
 }
 
 impl SpillReaders {
-    fn next<M: Message + Default>(&mut self, i: usize) -> Option<M> {
+    fn next<M: Message + Default>(&mut self, i: usize, day: fn(&[u8]) -> Option<i32>) -> Option<M> {
         if self.failed.is_some() {
             return None;
         }
-        let r = &mut self.readers[i];
-        let mut len = [0u8; 4];
-        match r.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
-            Err(e) => {
-                self.failed = Some(e.into());
-                return None;
-            }
-        }
-        let mut buf = vec![0u8; u32::from_le_bytes(len) as usize];
-        let read = r
-            .read_exact(&mut buf)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| M::decode(&buf[..]).map_err(anyhow::Error::from));
+        let read = self.merged[i].next(day).and_then(|b| match b {
+            Some(b) => Ok(Some(M::decode(&b[..])?)),
+            None => Ok(None),
+        });
         match read {
-            Ok(m) => Some(m),
+            Ok(m) => m,
             Err(e) => {
                 self.failed = Some(e);
                 None
@@ -274,12 +394,20 @@ impl SpillReaders {
     }
 }
 
+fn cell_day(b: &[u8]) -> Option<i32> {
+    pb::CellState::decode(b).ok().map(|c| c.day)
+}
+
+fn step_day(b: &[u8]) -> Option<i32> {
+    pb::OverdueState::decode(b).ok()?.days.first().copied()
+}
+
 impl Spilled for SpillReaders {
     fn next_cell(&mut self, f: pb::Family) -> Option<pb::CellState> {
-        self.next(spill_index(f, false))
+        self.next(spill_index(f, false), cell_day)
     }
     fn next_step(&mut self, f: pb::Family) -> Option<pb::OverdueState> {
-        self.next(spill_index(f, true))
+        self.next(spill_index(f, true), step_day)
     }
 }
 
@@ -293,4 +421,19 @@ impl Spilled for NoSpill {
     fn next_step(&mut self, _: pb::Family) -> Option<pb::OverdueState> {
         None
     }
+}
+
+/// The process's peak resident memory so far (Linux `VmHWM`), MiB.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }

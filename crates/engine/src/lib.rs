@@ -135,8 +135,6 @@ pub struct Engine {
     retired: FastMap<u128, (Sym, i64)>,
     /// Source watermarks at the last sweep.
     swept_at: FastMap<Sym, i64>,
-    /// DAY cells of days before this were moved out (`spill_cells_before`).
-    spilled_until: i32,
 }
 
 /// A stable 64-bit hash (FNV-1a): the same in every process, so snapshots stay valid.
@@ -194,7 +192,6 @@ impl Engine {
             source_wm: FastMap::default(),
             retired: FastMap::default(),
             swept_at: FastMap::default(),
-            spilled_until: i32::MIN,
         }
     }
 
@@ -308,6 +305,15 @@ impl Engine {
             };
         }
         n as u64
+    }
+
+    /// Sizes of the aggregate store: DAY cells, overdue keys, overdue steps.
+    pub fn store_sizes(&self) -> (usize, usize, usize) {
+        (
+            self.store.cells.len(),
+            self.store.overdue.len(),
+            self.store.overdue.values().map(|s| s.len()).sum(),
+        )
     }
 
     /// Number of cases held.
@@ -539,20 +545,16 @@ impl Engine {
             .map(|w| govstream_calendar::civil::Day::of_instant(w, self.cal.offset_s()).0)
     }
 
-    /// Moves the DAY cells and overdue steps of days in `[previous bound, before)` out of
-    /// memory, each list in (family, day) order, so that a long replay holds only recent days.
-    /// Later changes to those days stay in memory as deltas; [`Engine::for_each_record_with`]
-    /// adds the spilled values back. Symbols are this engine's: spilled state is only
-    /// meaningful to the same engine, and an engine that spilled publishes no partials.
+    /// Moves the DAY cells and overdue steps of days before `before` out of memory, each list
+    /// in (family, day) order — a *run* — so that a long replay holds only recent days. Later
+    /// changes to those days accumulate in memory again as deltas, moved out by a later call;
+    /// [`Engine::for_each_record_with`] adds every run back (values of a key are summed).
+    /// Symbols are this engine's: spilled state is only meaningful to the same engine, and an
+    /// engine that spilled publishes no partials.
     pub fn spill_before(&mut self, before: i32) -> (Vec<pb::CellState>, Vec<pb::OverdueState>) {
-        let from = self.spilled_until;
-        if before <= from {
-            return (Vec::new(), Vec::new());
-        }
-        self.spilled_until = before;
         let mut cells: Vec<pb::CellState> = Vec::new();
         self.store.cells.retain(|(fam, day, dims), c| {
-            if *day < from || *day >= before {
+            if *day >= before {
                 return true;
             }
             if !c.is_zero() {
@@ -564,9 +566,8 @@ impl Engine {
         self.store.cells.shrink_to(self.store.cells.len() * 5 / 4);
         let mut steps: Vec<pb::OverdueState> = Vec::new();
         for ((fam, dims), s) in self.store.overdue.iter_mut() {
-            let mut later = s.split_off(&before);
-            let moved = s.split_off(&from);
-            s.append(&mut later);
+            let later = s.split_off(&before);
+            let moved = std::mem::replace(s, later);
             for (day, delta) in moved {
                 if delta != 0 {
                     steps.push(checkpoint::step_pb(*fam, dims, day, delta));

@@ -158,28 +158,26 @@ pub fn render_each(
                 di += 1;
             }
             today.clear();
+            // Several runs may hold the same key: values are summed.
+            let mut at: FastMap<Dims, usize> = FastMap::default();
+            let mut add = |today: &mut Vec<(Dims, Cell)>, dims: Dims, c: &Cell| match at.get(&dims)
+            {
+                Some(&i) => today[i].1.add(c, 1),
+                None => {
+                    at.insert(dims, today.len());
+                    today.push((dims, c.clone()));
+                }
+            };
             while next_spilled.as_ref().is_some_and(|s| s.0 == day) {
                 if let Some((_, dims, cell)) = next_spilled.take() {
                     if wanted(fam, &dims) {
-                        today.push((dims, cell));
+                        add(&mut today, dims, &cell);
                     }
                 }
                 next_spilled = spilled.next_cell(fam);
             }
-            let mine = cells.get(&day).map_or(&[][..], |v| v.as_slice());
-            if today.is_empty() {
-                today.extend(mine.iter().map(|(d, c)| (*d, (*c).clone())));
-            } else if !mine.is_empty() {
-                let mut at: FastMap<Dims, usize> = FastMap::default();
-                for (i, t) in today.iter().enumerate() {
-                    at.insert(t.0, i);
-                }
-                for (dims, c) in mine {
-                    match at.get(dims) {
-                        Some(&i) => today[i].1.add(c, 1),
-                        None => today.push((*dims, (*c).clone())),
-                    }
-                }
+            for (dims, c) in cells.get(&day).map_or(&[][..], |v| v.as_slice()) {
+                add(&mut today, *dims, c);
             }
             today.retain(|t| !t.1.is_zero());
             let mut step = |k: u32, delta: i64, value: &mut Vec<i64>| {
