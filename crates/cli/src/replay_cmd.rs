@@ -12,8 +12,8 @@ use govstream_engine::{canonical_json, Applied, Engine, Retention, Spilled};
 use govstream_normalize::Seen;
 use govstream_proto::v1 as pb;
 use prost::Message;
-use std::io::Write;
 use std::io::BufWriter;
+use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -192,7 +192,8 @@ impl Spill {
         .collect();
         let mut files = Vec::new();
         for p in &paths {
-            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             files.push(BufWriter::with_capacity(1 << 20, f));
         }
         Ok(Spill {
@@ -246,6 +247,7 @@ impl Spill {
                 .into_iter()
                 .map(|(start, end)| Run {
                     file: file.clone(),
+                    start,
                     pos: start,
                     end,
                     buf: Vec::new(),
@@ -270,6 +272,7 @@ impl Spill {
 /// one file handle).
 struct Run {
     file: std::sync::Arc<std::fs::File>,
+    start: u64,
     pos: u64,
     end: u64,
     buf: Vec<u8>,
@@ -286,7 +289,9 @@ impl Run {
         self.buf.drain(..self.at);
         self.at = 0;
         while self.buf.len() < n {
-            let want = (n - self.buf.len()).max(64 * 1024).min((self.end - self.pos) as usize);
+            let want = (n - self.buf.len())
+                .max(64 * 1024)
+                .min((self.end - self.pos) as usize);
             if want == 0 {
                 return Ok(false);
             }
@@ -326,6 +331,15 @@ struct Merge {
 }
 
 impl Merge {
+    fn rewind(&mut self) {
+        for r in &mut self.runs {
+            r.pos = r.start;
+            r.buf.clear();
+            r.at = 0;
+        }
+        self.started = false;
+    }
+
     fn advance(&mut self, i: usize, day: fn(&[u8]) -> Option<i32>) -> Result<()> {
         self.heads[i] = match self.runs[i].next_frame()? {
             Some(f) => Some((
@@ -409,6 +423,10 @@ impl Spilled for SpillReaders {
     fn next_step(&mut self, f: pb::Family) -> Option<pb::OverdueState> {
         self.next(spill_index(f, true), step_day)
     }
+    fn rewind(&mut self, f: pb::Family) {
+        self.merged[spill_index(f, false)].rewind();
+        self.merged[spill_index(f, true)].rewind();
+    }
 }
 
 /// No spill files (replay without retention).
@@ -421,6 +439,7 @@ impl Spilled for NoSpill {
     fn next_step(&mut self, _: pb::Family) -> Option<pb::OverdueState> {
         None
     }
+    fn rewind(&mut self, _: pb::Family) {}
 }
 
 /// The process's peak resident memory so far (Linux `VmHWM`), MiB.

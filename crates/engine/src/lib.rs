@@ -39,6 +39,8 @@ pub trait Spilled {
     fn next_cell(&mut self, family: pb::Family) -> Option<pb::CellState>;
     /// An overdue step: `days` and `deltas` hold one value each.
     fn next_step(&mut self, family: pb::Family) -> Option<pb::OverdueState>;
+    /// Starts both streams of `family` again from their beginning (they are read twice).
+    fn rewind(&mut self, family: pb::Family);
 }
 
 /// What the engine did with an event.
@@ -535,6 +537,7 @@ impl Engine {
             fn next_step(&mut self, _: pb::Family) -> Option<pb::OverdueState> {
                 None
             }
+            fn rewind(&mut self, _: pb::Family) {}
         }
         self.for_each_record_with(&mut Nothing, emit)
     }
@@ -604,6 +607,9 @@ impl Engine {
             fn next_step(&mut self, fam: Family) -> Option<(i32, Dims, i64)> {
                 let s = self.inner.next_step(pb_family(fam))?;
                 checkpoint::step_from_pb(&s, self.symbols)
+            }
+            fn rewind(&mut self, fam: Family) {
+                self.inner.rewind(pb_family(fam))
             }
         }
         let mut back = Back {

@@ -51,12 +51,15 @@ pub fn render(
 }
 
 /// What was moved out of the store (`Engine::spill_before`), handed back at rendering: per
-/// family, two streams in ascending day order.
+/// family, two streams in ascending day order, each read twice (DAY records, then MONTH
+/// records).
 pub trait SpillSource {
     /// The next spilled DAY cell (day, dimensions, cell).
     fn next_cell(&mut self, fam: Family) -> Option<(i32, Dims, Cell)>;
     /// The next spilled overdue step (day, dimensions, delta).
     fn next_step(&mut self, fam: Family) -> Option<(i32, Dims, i64)>;
+    /// Starts both streams of `fam` again from their beginning.
+    fn rewind(&mut self, fam: Family);
 }
 
 pub struct NoSpill;
@@ -68,11 +71,143 @@ impl SpillSource for NoSpill {
     fn next_step(&mut self, _: Family) -> Option<(i32, Dims, i64)> {
         None
     }
+    fn rewind(&mut self, _: Family) {}
 }
 
-/// [`render`] as a stream, in canonical order: records are made one window at a time, so the
-/// memory used beyond the store is one window's rows plus the MONTH sums of one family, never
-/// the whole output.
+/// Visits, in ascending order, every day of family `fam` that has a DAY cell or (up to the
+/// watermark's day) a non-zero overdue count: `visit(day, cells, overdue)` gets the day's
+/// cells (store and spilled, summed by dimensions) and the overdue counts (empty after
+/// `wm_day`).
+fn walk_days(
+    store: &Store,
+    fam: Family,
+    wm_day: i32,
+    wanted: &dyn Fn(Family, &Dims) -> bool,
+    spilled: &mut dyn SpillSource,
+    mut visit: impl FnMut(i32, &[(Dims, Cell)], &[(Dims, i64)]),
+) {
+    // DAY cells of this family in memory, by day.
+    let mut cells: BTreeMap<i32, Vec<(Dims, &Cell)>> = BTreeMap::new();
+    for ((f, day, dims), c) in &store.cells {
+        if *f == fam && !c.is_zero() && wanted(fam, dims) {
+            cells.entry(*day).or_default().push((*dims, c));
+        }
+    }
+    // Overdue step functions in memory, as (day, key, delta) changes up to wm_day.
+    let mut keys: Vec<Dims> = Vec::new();
+    let mut changes: Vec<(i32, u32, i64)> = Vec::new();
+    for ((f, dims), steps) in &store.overdue {
+        if *f != fam || !wanted(fam, dims) {
+            continue;
+        }
+        let k = keys.len() as u32;
+        keys.push(*dims);
+        for (&d, &delta) in steps.range(..=wm_day) {
+            changes.push((d, k, delta));
+        }
+    }
+    changes.sort_unstable();
+    let mut key_of: FastMap<Dims, u32> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (*d, i as u32))
+        .collect();
+    let mut value = vec![0i64; keys.len()];
+    let mut nonzero: BTreeMap<u32, ()> = BTreeMap::new();
+    let mut next_step = spilled.next_step(fam).filter(|s| s.0 <= wm_day);
+    let first_change = match (
+        changes.first().map(|c| c.0),
+        next_step.as_ref().map(|s| s.0),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut next_change = 0usize;
+    // Days to visit: every cell day, and every day from the first overdue change to wm_day.
+    let mut days: Vec<i32> = cells.keys().copied().collect();
+    if let Some(first) = first_change {
+        days.extend(first..=wm_day);
+        days.sort_unstable();
+        days.dedup();
+    }
+    let mut today: Vec<(Dims, Cell)> = Vec::new();
+    let mut overdue: Vec<(Dims, i64)> = Vec::new();
+    let mut next_spilled = spilled.next_cell(fam);
+    let mut di = 0usize;
+    loop {
+        let day = match (days.get(di).copied(), next_spilled.as_ref().map(|s| s.0)) {
+            (None, None) => break,
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (Some(a), Some(b)) => a.min(b),
+        };
+        if days.get(di) == Some(&day) {
+            di += 1;
+        }
+        today.clear();
+        // Several runs may hold the same key: values are summed.
+        let mut at: FastMap<Dims, usize> = FastMap::default();
+        let mut add = |today: &mut Vec<(Dims, Cell)>, dims: Dims, c: &Cell| match at.get(&dims) {
+            Some(&i) => today[i].1.add(c, 1),
+            None => {
+                at.insert(dims, today.len());
+                today.push((dims, c.clone()));
+            }
+        };
+        while next_spilled.as_ref().is_some_and(|s| s.0 == day) {
+            if let Some((_, dims, cell)) = next_spilled.take() {
+                if wanted(fam, &dims) {
+                    add(&mut today, dims, &cell);
+                }
+            }
+            next_spilled = spilled.next_cell(fam);
+        }
+        for (dims, c) in cells.get(&day).map_or(&[][..], |v| v.as_slice()) {
+            add(&mut today, *dims, c);
+        }
+        today.retain(|t| !t.1.is_zero());
+        let mut step = |k: u32, delta: i64, value: &mut Vec<i64>| {
+            let v = &mut value[k as usize];
+            *v += delta;
+            if *v == 0 {
+                nonzero.remove(&k);
+            } else {
+                nonzero.insert(k, ());
+            }
+        };
+        while next_change < changes.len() && changes[next_change].0 <= day {
+            let (_, k, delta) = changes[next_change];
+            step(k, delta, &mut value);
+            next_change += 1;
+        }
+        while next_step.as_ref().is_some_and(|s| s.0 <= day) {
+            if let Some((_, dims, delta)) = next_step.take() {
+                if wanted(fam, &dims) {
+                    let k = *key_of.entry(dims).or_insert_with(|| {
+                        keys.push(dims);
+                        value.push(0);
+                        (keys.len() - 1) as u32
+                    });
+                    step(k, delta, &mut value);
+                }
+            }
+            next_step = spilled.next_step(fam).filter(|s| s.0 <= wm_day);
+        }
+        overdue.clear();
+        if day <= wm_day {
+            overdue.extend(
+                nonzero
+                    .keys()
+                    .map(|&k| (keys[k as usize], value[k as usize])),
+            );
+        }
+        visit(day, &today, &overdue);
+    }
+}
+
+/// [`render`] as a stream, in canonical order: records are made one window at a time — DAY
+/// records in a first walk over the days, MONTH records in a second — so the memory used beyond
+/// the store is one day's or one month's rows, never the whole output.
 pub fn render_each(
     store: &Store,
     interner: &Interner,
@@ -98,185 +233,99 @@ pub fn render_each(
         )
     };
     for fam in [Family::Application, Family::Hotline] {
-        // DAY cells of this family by day.
-        let mut cells: BTreeMap<i32, Vec<(Dims, &Cell)>> = BTreeMap::new();
-        for ((f, day, dims), c) in &store.cells {
-            if *f == fam && !c.is_zero() && wanted(fam, dims) {
-                cells.entry(*day).or_default().push((*dims, c));
-            }
-        }
-        // Overdue step functions of this family, as (day, key, delta) changes up to wm_day.
-        let mut keys: Vec<Dims> = Vec::new();
-        let mut changes: Vec<(i32, u32, i64)> = Vec::new();
-        for ((f, dims), steps) in &store.overdue {
-            if *f != fam || !wanted(fam, dims) {
-                continue;
-            }
-            let k = keys.len() as u32;
-            keys.push(*dims);
-            for (&d, &delta) in steps.range(..=wm_day) {
-                changes.push((d, k, delta));
-            }
-        }
-        changes.sort_unstable();
-        let mut value = vec![0i64; keys.len()];
-        let mut nonzero: BTreeMap<u32, ()> = BTreeMap::new();
-        let mut months: FastMap<(i32, Dims), (Cell, i64)> = FastMap::default();
-        let mut key_of: FastMap<Dims, u32> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (*d, i as u32))
-            .collect();
-        let mut next_step = spilled.next_step(fam).filter(|s| s.0 <= wm_day);
-        let first_change = match (
-            changes.first().map(|c| c.0),
-            next_step.as_ref().map(|s| s.0),
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let mut next_change = 0usize;
-        // Days to visit: every cell day, and every day from the first overdue change to wm_day.
-        let mut days: Vec<i32> = cells.keys().copied().collect();
-        if let Some(first) = first_change {
-            days.extend(first..=wm_day);
-            days.sort_unstable();
-            days.dedup();
-        }
-        // Cells of the current day: the store's plus the spilled ones, summed by dimensions.
-        let mut today: Vec<(Dims, Cell)> = Vec::new();
-        let mut next_spilled = spilled.next_cell(fam);
-        let mut di = 0usize;
-        loop {
-            let day = match (days.get(di).copied(), next_spilled.as_ref().map(|s| s.0)) {
-                (None, None) => break,
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
-                (Some(a), Some(b)) => a.min(b),
-            };
-            if days.get(di) == Some(&day) {
-                di += 1;
-            }
-            today.clear();
-            // Several runs may hold the same key: values are summed.
-            let mut at: FastMap<Dims, usize> = FastMap::default();
-            let mut add = |today: &mut Vec<(Dims, Cell)>, dims: Dims, c: &Cell| match at.get(&dims)
-            {
-                Some(&i) => today[i].1.add(c, 1),
-                None => {
-                    at.insert(dims, today.len());
-                    today.push((dims, c.clone()));
+        walk_days(
+            store,
+            fam,
+            wm_day,
+            &wanted,
+            spilled,
+            |day, today, overdue| {
+                // One row per key: its cell (or none) and its overdue count (or 0).
+                let mut rows: Vec<(Dims, &Cell, i64)> =
+                    today.iter().map(|(d, c)| (*d, c, 0)).collect();
+                rows.extend(overdue.iter().map(|(d, v)| (*d, &ZERO, *v)));
+                if rows.is_empty() {
+                    return;
                 }
-            };
-            while next_spilled.as_ref().is_some_and(|s| s.0 == day) {
-                if let Some((_, dims, cell)) = next_spilled.take() {
-                    if wanted(fam, &dims) {
-                        add(&mut today, dims, &cell);
+                rows.sort_unstable_by_key(|r| dims_order(&r.0));
+                let window = Day(day).to_string();
+                let mut i = 0;
+                while i < rows.len() {
+                    let (dims, mut cell, mut od) = rows[i];
+                    let mut j = i + 1;
+                    while j < rows.len() && rows[j].0 == dims {
+                        if rows[j].1.is_zero() {
+                            od = rows[j].2;
+                        } else {
+                            cell = rows[j].1;
+                        }
+                        j += 1;
                     }
+                    emit(record(
+                        interner,
+                        fam,
+                        pb::Granularity::Day,
+                        window.clone(),
+                        dims,
+                        cell,
+                        od,
+                    ));
+                    i = j;
                 }
-                next_spilled = spilled.next_cell(fam);
-            }
-            for (dims, c) in cells.get(&day).map_or(&[][..], |v| v.as_slice()) {
-                add(&mut today, *dims, c);
-            }
-            today.retain(|t| !t.1.is_zero());
-            let mut step = |k: u32, delta: i64, value: &mut Vec<i64>| {
-                let v = &mut value[k as usize];
-                *v += delta;
-                if *v == 0 {
-                    nonzero.remove(&k);
-                } else {
-                    nonzero.insert(k, ());
-                }
-            };
-            while next_change < changes.len() && changes[next_change].0 <= day {
-                let (_, k, delta) = changes[next_change];
-                step(k, delta, &mut value);
-                next_change += 1;
-            }
-            while next_step.as_ref().is_some_and(|s| s.0 <= day) {
-                if let Some((_, dims, delta)) = next_step.take() {
-                    if wanted(fam, &dims) {
-                        let k = *key_of.entry(dims).or_insert_with(|| {
-                            keys.push(dims);
-                            value.push(0);
-                            (keys.len() - 1) as u32
-                        });
-                        step(k, delta, &mut value);
-                    }
-                }
-                next_step = spilled.next_step(fam).filter(|s| s.0 <= wm_day);
-            }
-            let mut rows: Vec<(Dims, &Cell, i64)> = Vec::with_capacity(today.len());
-            for (dims, c) in &today {
-                rows.push((*dims, c, 0));
-            }
-            let month = month_key(day);
-            if day <= wm_day {
-                let at_snapshot = month_end(month).min(wm_day) == day;
-                for &k in nonzero.keys() {
-                    rows.push((keys[k as usize], &ZERO, value[k as usize]));
-                }
-                if at_snapshot {
-                    for &k in nonzero.keys() {
-                        months
-                            .entry((month, keys[k as usize]))
-                            .or_insert((ZERO, 0))
-                            .1 = value[k as usize];
-                    }
-                }
-            }
-            for (dims, c) in &today {
-                let m = &mut months.entry((month, *dims)).or_insert((ZERO, 0)).0;
-                m.add(c, 1);
-            }
-            if rows.is_empty() {
-                continue;
-            }
-            // A key with a cell and an overdue value is one row.
-            rows.sort_unstable_by_key(|r| dims_order(&r.0));
-            let window = Day(day).to_string();
-            let mut i = 0;
-            while i < rows.len() {
-                let (dims, mut cell, mut overdue) = rows[i];
-                let mut j = i + 1;
-                while j < rows.len() && rows[j].0 == dims {
-                    if rows[j].1.is_zero() {
-                        overdue = rows[j].2;
-                    } else {
-                        cell = rows[j].1;
-                    }
-                    j += 1;
-                }
+            },
+        );
+        spilled.rewind(fam);
+        // MONTH records: counters summed over the month's days, overdue as at the month's end
+        // (or the watermark's day), one month at a time.
+        let mut month: Option<i32> = None;
+        let mut sums: FastMap<Dims, (Cell, i64)> = FastMap::default();
+        let mut flush = |m: i32, sums: &mut FastMap<Dims, (Cell, i64)>| {
+            let mut rows: Vec<_> = sums
+                .drain()
+                .filter(|(_, (c, o))| *o != 0 || !c.is_zero())
+                .collect();
+            rows.sort_unstable_by_key(|(dims, _)| dims_order(dims));
+            let window = format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);
+            for (dims, (cell, od)) in rows {
                 emit(record(
                     interner,
                     fam,
-                    pb::Granularity::Day,
+                    pb::Granularity::Month,
                     window.clone(),
                     dims,
-                    cell,
-                    overdue,
+                    &cell,
+                    od,
                 ));
-                i = j;
             }
+        };
+        walk_days(
+            store,
+            fam,
+            wm_day,
+            &wanted,
+            spilled,
+            |day, today, overdue| {
+                let m = month_key(day);
+                if month != Some(m) {
+                    if let Some(prev) = month {
+                        flush(prev, &mut sums);
+                    }
+                    month = Some(m);
+                }
+                for (dims, c) in today {
+                    sums.entry(*dims).or_insert((ZERO, 0)).0.add(c, 1);
+                }
+                if month_end(m).min(wm_day) == day {
+                    for (dims, v) in overdue {
+                        sums.entry(*dims).or_insert((ZERO, 0)).1 = *v;
+                    }
+                }
+            },
+        );
+        if let Some(m) = month {
+            flush(m, &mut sums);
         }
-        let mut month_rows: Vec<_> = months
-            .into_iter()
-            .filter(|(_, (c, o))| *o != 0 || !c.is_zero())
-            .collect();
-        month_rows.sort_unstable_by_key(|((m, dims), _)| (*m, dims_order(dims)));
-        for ((m, dims), (cell, overdue)) in month_rows {
-            let window = format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);
-            emit(record(
-                interner,
-                fam,
-                pb::Granularity::Month,
-                window,
-                dims,
-                &cell,
-                overdue,
-            ));
-        }
+        spilled.rewind(fam);
     }
 }
 
