@@ -174,3 +174,87 @@ fn kill9_while_checkpoints_are_written() {
     finish(start(&config, "5"));
     assert_same(&final_aggregates(&broker), &want);
 }
+
+/// Retention in the pipeline (rule 17): a record of a case retired in its engine partition goes
+/// to the dead-letter topic as `retired_case` and changes nothing; the result equals `replay
+/// --retention-days` on the same records in the same order.
+#[test]
+fn records_of_retired_cases_go_to_the_dead_letter_topic() {
+    let dir = scratch("kafka-retention");
+    let sl = |p: &str, t: &str| {
+        format!(
+            r#"{{"RECORDID":"SL-{p}","PROJID":"{p}","INFOTYPE":"SL","TASKCODE":"T1","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"CN","ACCEPTTIME":"{t}","PROMISEDAYS":"5"}}"#
+        )
+    };
+    let bj = |p: &str, t: &str| {
+        format!(
+            r#"{{"RECORDID":"BJ-{p}","PROJID":"{p}","INFOTYPE":"BJ","RESULT":"1","FINISHTIME":"{t}","DELIVERY":"1"}}"#
+        )
+    };
+    // Early cases, finished in January; then enough June cases that every partition's onenet
+    // watermark reaches June. Each phase is produced and processed before the next (the raw
+    // topic's partitions are read in parallel, so a phase's own order is not kept).
+    let jan: Vec<String> = (0..20)
+        .flat_map(|i| {
+            [
+                sl(&format!("JAN{i}"), "2020-01-06 10:00:00"),
+                bj(&format!("JAN{i}"), "2020-01-08 10:00:00"),
+            ]
+        })
+        .collect();
+    let jun: Vec<String> = (0..60)
+        .map(|i| sl(&format!("JUN{i}"), "2020-06-15 10:00:00"))
+        .collect();
+    // Later: evaluations of the January cases: retired, 159 days behind with R = 100 (and not
+    // yet forgotten, which takes 2R).
+    let late: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"RECORDID":"PJ-JAN{i}","PROJID":"JAN{i}","INFOTYPE":"PJ","EVALLEVEL":"1","EVALTIME":"2020-01-09 10:00:00"}}"#
+            )
+        })
+        .collect();
+    let phases = [("jan", &jan), ("jun", &jun), ("late", &late)];
+    for (name, lines) in phases {
+        std::fs::write(dir.join(format!("{name}.ndjson")), lines.join("\n") + "\n").unwrap();
+    }
+    let all: Vec<String> = phases.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
+    std::fs::write(dir.join("all.ndjson"), all.join("\n") + "\n").unwrap();
+
+    let out = dir.join("replay");
+    let o = govstream_e2e::run(&[
+        "replay",
+        "--source",
+        &format!("onenet={}", dir.join("all.ndjson").display()),
+        "--retention-days",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut want: Vec<String> = std::fs::read_to_string(out.join("aggregates.ndjson"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    want.sort();
+    let retired_in_replay = std::fs::read_to_string(out.join("rejected.ndjson"))
+        .unwrap()
+        .matches("retired_case")
+        .count();
+    assert_eq!(retired_in_replay, 20);
+
+    let broker = Broker::start();
+    let config = config(&dir, &broker, "e2e-retention", 1000);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[engine]\nretention_days = 100\n");
+    std::fs::write(&config, text).unwrap();
+    for (name, _) in phases {
+        produce_file(&broker, "raw.onenet", &dir.join(format!("{name}.ndjson")));
+        finish(start(&config, "4"));
+    }
+    assert_same(&final_aggregates(&broker), &want);
+    let dlq = govstream_e2e::kafka::dlq_records(&broker);
+    let retired = dlq.iter().filter(|r| r["reason"] == "retired_case").count();
+    assert_eq!(retired, 20, "{dlq:?}");
+}
