@@ -147,6 +147,28 @@ fn restart_reads_only_the_tail_and_a_damaged_checkpoint_is_rebuilt() {
         "partition 0 alone is re-read: {read3} of {n2}"
     );
     assert_same(&final_aggregates(&broker), &want);
+
+    // A manifest of another format (2; stage "engine", partition 1) is refused with a clear
+    // message, and that partition is rebuilt.
+    let manifest = "0802".to_owned() + "1206" + "656e67696e65" + "1801";
+    pyclient(&[
+        "put",
+        &broker.addr,
+        "govstream.checkpoints.v1",
+        "1",
+        "engine/1/manifest",
+        &manifest,
+    ]);
+    let (log, _) = outcome(
+        start_logged(&config, "5", "info")
+            .wait_with_output()
+            .unwrap(),
+    );
+    assert!(
+        log.contains("checkpoint written in a format this build does not read"),
+        "{log}"
+    );
+    assert_same(&final_aggregates(&broker), &want);
 }
 
 #[test]
