@@ -20,19 +20,26 @@ pub(crate) fn run(records: &[(&str, String)]) -> Vec<Value> {
     render(&engine(records))
 }
 
-pub(crate) fn engine(records: &[(&str, String)]) -> Engine {
+/// (source, raw record) pairs through the real normalizer (bdc records encoded as GB18030).
+pub(crate) fn normalized(records: &[(&str, String)]) -> Vec<pb::CaseEvent> {
     let srcs = sources();
+    records
+        .iter()
+        .map(|(name, rec)| {
+            let s = srcs.iter().find(|s| s.name() == *name).unwrap();
+            let bytes = if *name == "bdc" {
+                encoding_rs::GB18030.encode(rec).0.into_owned()
+            } else {
+                rec.clone().into_bytes()
+            };
+            s.normalize(&bytes).unwrap_or_else(|r| panic!("{rec}: {r}"))
+        })
+        .collect()
+}
+
+pub(crate) fn engine(records: &[(&str, String)]) -> Engine {
     let mut e = Engine::new(Arc::new(Calendar::bundled()));
-    for (name, rec) in records {
-        let s = srcs.iter().find(|s| s.name() == *name).unwrap();
-        let bytes = if *name == "bdc" {
-            encoding_rs::GB18030.encode(rec).0.into_owned()
-        } else {
-            rec.clone().into_bytes()
-        };
-        let ev = s.normalize(&bytes).unwrap_or_else(|r| panic!("{rec}: {r}"));
-        e.apply(&ev);
-    }
+    apply_raw(&mut e, records);
     e
 }
 
@@ -886,15 +893,8 @@ pub(crate) fn restore(
 }
 
 fn apply_raw(e: &mut Engine, records: &[(&str, String)]) {
-    let srcs = sources();
-    for (name, rec) in records {
-        let s = srcs.iter().find(|s| s.name() == *name).unwrap();
-        let bytes = if *name == "bdc" {
-            encoding_rs::GB18030.encode(rec).0.into_owned()
-        } else {
-            rec.clone().into_bytes()
-        };
-        e.apply(&s.normalize(&bytes).unwrap());
+    for ev in normalized(records) {
+        e.apply(&ev);
     }
 }
 
@@ -949,19 +949,7 @@ fn partitioned_engines_and_totals_equal_one_engine() {
     use prost::Message;
     use std::collections::BTreeMap;
     let c = corpus();
-    let srcs = sources();
-    let events: Vec<_> = c
-        .iter()
-        .map(|(name, rec)| {
-            let s = srcs.iter().find(|s| s.name() == *name).unwrap();
-            let bytes = if *name == "bdc" {
-                encoding_rs::GB18030.encode(rec).0.into_owned()
-            } else {
-                rec.clone().into_bytes()
-            };
-            s.normalize(&bytes).unwrap()
-        })
-        .collect();
+    let events = normalized(&c);
     let reference = lines(&engine(&c));
     let cal = Arc::new(Calendar::bundled());
     let mut engines: Vec<Engine> = (0..3).map(|_| Engine::new(cal.clone())).collect();
@@ -1069,22 +1057,6 @@ mod retention {
             Engine::with_retention(Arc::new(Calendar::bundled()), Some(Retention::days(days)));
         apply_raw(&mut e, records);
         e
-    }
-
-    fn normalized(records: &[(&str, String)]) -> Vec<pb::CaseEvent> {
-        let srcs = sources();
-        records
-            .iter()
-            .map(|(name, rec)| {
-                let s = srcs.iter().find(|s| s.name() == *name).unwrap();
-                let bytes = if *name == "bdc" {
-                    encoding_rs::GB18030.encode(rec).0.into_owned()
-                } else {
-                    rec.clone().into_bytes()
-                };
-                s.normalize(&bytes).unwrap()
-            })
-            .collect()
     }
 
     #[test]
