@@ -11,6 +11,7 @@ mod checkpoint;
 mod contrib;
 mod fasthash;
 mod intern;
+pub mod keys;
 mod output;
 pub mod render;
 mod store;

@@ -8,10 +8,15 @@ use crate::intern::{Interner, Sym};
 use crate::store::{Cell, Store};
 use govstream_calendar::civil::{Day, MICROS_PER_DAY};
 use govstream_proto::v1 as pb;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// A month as `year * 12 + month - 1` (ordered like its `yyyy-MM` string).
-fn month_key(day: i32) -> i32 {
+/// Below and above any day a store holds (1970-01-01 ..= 9999-12-31; `month_key` of
+/// `i32::MIN` would overflow).
+pub(crate) const MIN_DAY: i32 = -1_000_000;
+const MAX_DAY: i32 = 3_000_000;
+
+pub(crate) fn month_key(day: i32) -> i32 {
     let (y, m, _) = Day(day).ymd();
     y * 12 + (m as i32 - 1)
 }
@@ -30,12 +35,16 @@ const ZERO: Cell = Cell {
 
 /// Renders the records of `store` as of `watermark`. With `only`, just the records of those
 /// (family, dimensions) keys (used when publishing updates).
+/// What to render of a store: per (family, dims), the first local day whose records are wanted
+/// (DAY records of that day on, MONTH records of its month on); `None` renders everything.
+pub type Only = FastMap<(Family, Dims), i32>;
+
 pub fn render(
     store: &Store,
     interner: &Interner,
     watermark: Option<i64>,
     offset_s: i32,
-    only: Option<&HashSet<(Family, Dims)>>,
+    only: Option<&Only>,
 ) -> Vec<pb::AggregateRecord> {
     let mut out = Vec::new();
     render_each(
@@ -213,7 +222,7 @@ pub fn render_each(
     interner: &Interner,
     watermark: Option<i64>,
     offset_s: i32,
-    only: Option<&HashSet<(Family, Dims)>>,
+    only: Option<&Only>,
     spilled: &mut dyn SpillSource,
     mut emit: impl FnMut(pb::AggregateRecord),
 ) {
@@ -221,7 +230,17 @@ pub fn render_each(
         return;
     };
     let wm_day = Day::of_instant(wm, offset_s).0;
-    let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains(&(fam, *dims)));
+    let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains_key(&(fam, *dims)));
+    // The first day rendered of a key (every key is visited from its first day: the overdue
+    // counts and the month sums need the days before).
+    let from = |fam: Family, dims: &Dims| {
+        only.map_or(MIN_DAY, |o| {
+            o.get(&(fam, *dims))
+                .copied()
+                .unwrap_or(MAX_DAY)
+                .clamp(MIN_DAY, MAX_DAY)
+        })
+    };
     // Canonical order without string comparisons: symbols ranked by their strings.
     let rank = interner.ranks();
     let dims_order = |d: &Dims| {
@@ -241,9 +260,17 @@ pub fn render_each(
             spilled,
             |day, today, overdue| {
                 // One row per key: its cell (or none) and its overdue count (or 0).
-                let mut rows: Vec<(Dims, &Cell, i64)> =
-                    today.iter().map(|(d, c)| (*d, c, 0)).collect();
-                rows.extend(overdue.iter().map(|(d, v)| (*d, &ZERO, *v)));
+                let mut rows: Vec<(Dims, &Cell, i64)> = today
+                    .iter()
+                    .filter(|(d, _)| from(fam, d) <= day)
+                    .map(|(d, c)| (*d, c, 0))
+                    .collect();
+                rows.extend(
+                    overdue
+                        .iter()
+                        .filter(|(d, _)| from(fam, d) <= day)
+                        .map(|(d, v)| (*d, &ZERO, *v)),
+                );
                 if rows.is_empty() {
                     return;
                 }
@@ -283,6 +310,7 @@ pub fn render_each(
             let mut rows: Vec<_> = sums
                 .drain()
                 .filter(|(_, (c, o))| *o != 0 || !c.is_zero())
+                .filter(|(dims, _)| month_key(from(fam, dims)) <= m)
                 .collect();
             rows.sort_unstable_by_key(|(dims, _)| dims_order(dims));
             let window = format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);

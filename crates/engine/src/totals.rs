@@ -5,12 +5,12 @@ use crate::case::Dims;
 use crate::contrib::{Family, BUCKETS};
 use crate::fasthash::FastMap;
 use crate::intern::Interner;
-use crate::output::render;
+use crate::output::{month_key, render, Only, MIN_DAY};
 use crate::store::{add_steps, Cell, Store};
 use govstream_calendar::civil::Day;
 use govstream_proto::v1 as pb;
 use prost::Message;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// A change to publish on the aggregates topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,8 +51,28 @@ const WATERMARKS: std::ops::Range<i64> = 0..7_258_118_400_000_000;
 /// Largest counter, bucket count or overdue change (absolute value).
 const MAX_COUNT: i64 = 1 << 40;
 
-/// Records of one (family, dims) by encoded key, with their fingerprints.
-type Published = FastMap<Vec<u8>, (u64, pb::AggregateRecord)>;
+/// Where a record of one (family, dims) sits: whether it is a MONTH record, and its window's
+/// first local day (so DAY records come first, in day order, as rendered).
+type Slot = (bool, i32);
+
+/// The slot of an aggregate key, from its window (`YYYY-MM-DD` or `YYYY-MM`).
+fn slot(key: &pb::AggregateKey) -> Option<Slot> {
+    if key.granularity() == pb::Granularity::Month {
+        let d = Day::parse_iso(&format!("{}-01", key.window))?;
+        Some((true, d.0))
+    } else {
+        Some((false, Day::parse_iso(&key.window)?.0))
+    }
+}
+
+/// Whether a rendering from day `from` (see [`Only`]) covers `slot`.
+fn covers(from: i32, (month, day): Slot) -> bool {
+    if month {
+        month_key(day) >= month_key(from.max(MIN_DAY))
+    } else {
+        day >= from
+    }
+}
 
 /// Sum of all engine partitions' partials, and what was last published.
 pub struct Totals {
@@ -62,10 +82,11 @@ pub struct Totals {
     cells: FastMap<(i32, Family, i32, Dims), Cell>,
     steps: FastMap<(i32, Family, Dims), BTreeMap<i32, i64>>,
     watermarks: FastMap<i32, i64>,
-    dirty: HashSet<(Family, Dims)>,
+    /// Keys to render again at the next `take_updates`, from the first day that changed.
+    dirty: Only,
     published_wm_day: Option<i32>,
-    /// Last published fingerprint per key, grouped by (family, dims).
-    published: FastMap<(Family, Dims), FastMap<Vec<u8>, u64>>,
+    /// Last published fingerprint per record, grouped by (family, dims).
+    published: FastMap<(Family, Dims), BTreeMap<Slot, u64>>,
 }
 
 fn fingerprint(r: &pb::AggregateRecord) -> u64 {
@@ -85,10 +106,16 @@ impl Totals {
             cells: FastMap::default(),
             steps: FastMap::default(),
             watermarks: FastMap::default(),
-            dirty: HashSet::new(),
+            dirty: Only::default(),
             published_wm_day: None,
             published: FastMap::default(),
         }
+    }
+
+    /// Marks the records of (family, dims) from local day `from` on as changed.
+    fn mark(&mut self, fam: Family, dims: Dims, from: i32) {
+        let e = self.dirty.entry((fam, dims)).or_insert(from);
+        *e = (*e).min(from);
     }
 
     /// The global watermark: the latest of all engine partitions' watermarks.
@@ -174,7 +201,7 @@ impl Totals {
                 }
                 total.add(&cell, 1);
                 self.cells.insert((part, fam, c.day, dims), cell);
-                self.dirty.insert((fam, dims));
+                self.mark(fam, dims, c.day);
             }
             Some(pb::partial::Value::Overdue(o)) => {
                 if o.days.len() != o.deltas.len() {
@@ -198,12 +225,25 @@ impl Totals {
                     .zip(o.deltas.iter().copied())
                     .collect();
                 let total = self.sum.overdue.entry((fam, dims)).or_default();
-                if let Some(old) = self.steps.get(&(part, fam, dims)) {
+                let old = self.steps.get(&(part, fam, dims));
+                if let Some(old) = old {
                     add_steps(total, old, -1);
                 }
                 add_steps(total, &new, 1);
+                // Overdue counts change from the first day where the steps differ on.
+                let first = match old {
+                    Some(old) => old
+                        .iter()
+                        .chain(new.iter())
+                        .filter(|(d, v)| old.get(d) != Some(v) || new.get(d) != Some(v))
+                        .map(|(d, _)| *d)
+                        .min(),
+                    None => new.keys().next().copied(),
+                };
                 self.steps.insert((part, fam, dims), new);
-                self.dirty.insert((fam, dims));
+                if let Some(first) = first {
+                    self.mark(fam, dims, first);
+                }
             }
             None => return Err(PartialError::NoValue),
         }
@@ -217,37 +257,78 @@ impl Totals {
     /// topic and its JSON mirror disagree on it (a crash between the two writes). The next
     /// [`Totals::take_updates`] publishes its current value, or a tombstone if it has none.
     pub fn restore_stale(&mut self, key: &pb::AggregateKey) {
-        let (fam, dims) = self.family_dims(key);
-        self.published
-            .entry((fam, dims))
-            .or_default()
-            .insert(key.encode_to_vec(), STALE);
-        self.dirty.insert((fam, dims));
+        self.restore(key, STALE);
     }
 
     pub fn restore_published(&mut self, record: &pb::AggregateRecord) {
-        let Some(key) = record.key.as_ref() else {
+        if let Some(key) = record.key.as_ref() {
+            self.restore(key, fingerprint(record));
+        }
+    }
+
+    fn restore(&mut self, key: &pb::AggregateKey, fp: u64) {
+        // A window that is no date cannot come from a totals stage: nothing to replace.
+        let Some(at) = slot(key) else {
             return;
         };
         let (fam, dims) = self.family_dims(key);
         self.published
             .entry((fam, dims))
             .or_default()
-            .insert(key.encode_to_vec(), fingerprint(record));
-        self.dirty.insert((fam, dims));
+            .insert(at, fp);
+        self.mark(fam, dims, at.1);
     }
 
-    /// The changes to publish since the last call. A new watermark day re-renders every key
-    /// with overdue cases (their snapshots extend to the new day).
+    /// The aggregate key of a published record.
+    fn key_at(&self, fam: Family, dims: Dims, (month, day): Slot) -> pb::AggregateKey {
+        let s = |i: usize| self.interner.get(dims[i]).to_owned();
+        let (y, m, _) = Day(day).ymd();
+        let hotline = fam == Family::Hotline;
+        pb::AggregateKey {
+            family: if hotline {
+                pb::Family::Hotline
+            } else {
+                pb::Family::Application
+            } as i32,
+            granularity: if month {
+                pb::Granularity::Month
+            } else {
+                pb::Granularity::Day
+            } as i32,
+            window: if month {
+                format!("{y:04}-{m:02}")
+            } else {
+                Day(day).to_string()
+            },
+            region: s(0),
+            dept: s(1),
+            item: if hotline { String::new() } else { s(2) },
+            category: if hotline { s(2) } else { String::new() },
+            channel: s(3),
+        }
+    }
+
+    /// The changes to publish since the last call: the records of every changed key from the
+    /// first day that changed on (a cell changes its DAY record and its month's; an overdue
+    /// change, the days from it to the watermark's). A new watermark day re-renders the keys
+    /// with overdue cases from the previous watermark day on (their snapshots extend to the
+    /// new day). So a backfill renders each record a few times, not every day of every key at
+    /// every publication.
     pub fn take_updates(&mut self) -> Vec<Update> {
         let Some(wm) = self.watermark() else {
             return Vec::new();
         };
         let wm_day = Day::of_instant(wm, self.offset_s).0;
         if self.published_wm_day != Some(wm_day) {
+            let from = match self.published_wm_day {
+                Some(prev) => prev.min(wm_day).saturating_add(1),
+                None => MIN_DAY,
+            };
             self.published_wm_day = Some(wm_day);
             let keys: Vec<_> = self.sum.overdue.keys().copied().collect();
-            self.dirty.extend(keys);
+            for (fam, dims) in keys {
+                self.mark(fam, dims, from);
+            }
         }
         if self.dirty.is_empty() {
             return Vec::new();
@@ -260,43 +341,45 @@ impl Totals {
             self.offset_s,
             Some(&dirty),
         );
-        let mut fresh: FastMap<(Family, Dims), Published> = FastMap::default();
+        let mut fresh: FastMap<(Family, Dims), BTreeMap<Slot, (u64, pb::AggregateRecord)>> =
+            FastMap::default();
         for r in records {
-            let key = r.key.clone().unwrap_or_default();
-            let (fam, dims) = self.family_dims(&key);
+            let Some(key) = r.key.as_ref() else {
+                continue;
+            };
+            let Some(at) = slot(key) else {
+                continue;
+            };
+            let fd = self.family_dims(key);
             fresh
-                .entry((fam, dims))
+                .entry(fd)
                 .or_default()
-                .insert(key.encode_to_vec(), (fingerprint(&r), r));
+                .insert(at, (fingerprint(&r), r));
         }
         let mut out = Vec::new();
         let mut order: Vec<_> = dirty.into_iter().collect();
         order.sort_unstable();
-        for fd in order {
+        for (fd, from) in order {
             let now = fresh.remove(&fd).unwrap_or_default();
-            let before = self.published.remove(&fd).unwrap_or_default();
-            let mut keep = FastMap::default();
-            let mut upserts: Vec<_> = now.into_iter().collect();
-            upserts.sort_by(|a, b| a.0.cmp(&b.0));
-            for (k, (fp, r)) in upserts {
-                if before.get(&k) != Some(&fp) {
+            let mut before = self.published.remove(&fd).unwrap_or_default();
+            // Published records in the re-rendered range that are no longer there: deleted.
+            let gone: Vec<Slot> = before
+                .keys()
+                .filter(|at| covers(from, **at) && !now.contains_key(at))
+                .copied()
+                .collect();
+            for at in gone {
+                before.remove(&at);
+                out.push(Update::Delete(self.key_at(fd.0, fd.1, at)));
+            }
+            for (at, (fp, r)) in now {
+                if before.get(&at) != Some(&fp) {
                     out.push(Update::Upsert(r));
                 }
-                keep.insert(k, fp);
+                before.insert(at, fp);
             }
-            let mut gone: Vec<_> = before
-                .keys()
-                .filter(|k| !keep.contains_key(*k))
-                .cloned()
-                .collect();
-            gone.sort();
-            for k in gone {
-                if let Ok(key) = pb::AggregateKey::decode(k.as_slice()) {
-                    out.push(Update::Delete(key));
-                }
-            }
-            if !keep.is_empty() {
-                self.published.insert(fd, keep);
+            if !before.is_empty() {
+                self.published.insert(fd, before);
             }
         }
         out

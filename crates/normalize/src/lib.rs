@@ -6,6 +6,7 @@
 
 mod dedupe;
 pub mod json;
+pub mod lineage;
 pub mod mapping;
 mod pseudonym;
 mod reject;

@@ -17,17 +17,15 @@
 //! `govstream_checkpoint_restores_total{outcome}`.
 
 use crate::config::Config;
-use crate::kafka::StageProducer;
+use crate::driver::{Compacted, OutRecord, Outbox, StageError};
 use crate::progress::Progress;
 use govstream_calendar::Calendar;
 use govstream_engine::{Engine, EngineRestore, Retention, CHECKPOINT_FORMAT};
 use govstream_proto::v1 as pb;
 use prost::Message as _;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const STAGE: &str = "engine";
 
@@ -101,7 +99,7 @@ pub struct Restored {
 /// Writes and reads the checkpoints of this instance's engine partitions.
 pub struct EngineCheckpoints {
     cfg: Config,
-    producer: StageProducer,
+    reader: Box<dyn Compacted + Send>,
     progress: Arc<Progress>,
     /// Partitions of the checkpoint topic.
     partitions: i32,
@@ -110,19 +108,20 @@ pub struct EngineCheckpoints {
 }
 
 impl EngineCheckpoints {
+    /// `partitions`: of the checkpoint topic; `reader` reads it back.
     pub fn new(
         cfg: &Config,
-        producer: StageProducer,
+        partitions: i32,
+        reader: Box<dyn Compacted + Send>,
         progress: Arc<Progress>,
-    ) -> Result<EngineCheckpoints, KafkaError> {
-        let partitions = crate::kafka::partition_count(&producer, &cfg.topics.checkpoints)?;
-        Ok(EngineCheckpoints {
+    ) -> EngineCheckpoints {
+        EngineCheckpoints {
             cfg: cfg.clone(),
-            producer,
+            reader,
             progress,
             partitions,
             last: BTreeMap::new(),
-        })
+        }
     }
 
     fn target(&self, p: i32) -> i32 {
@@ -137,6 +136,7 @@ impl EngineCheckpoints {
     /// partition to its end). `low` is the first offset the normalized partition still holds.
     pub fn load(
         &mut self,
+        out: &mut dyn Outbox,
         p: i32,
         cal: &Arc<Calendar>,
         low: i64,
@@ -144,12 +144,7 @@ impl EngineCheckpoints {
         let started = Instant::now();
         let topic = self.cfg.topics.checkpoints.clone();
         let target = self.target(p);
-        let values = match crate::stages::read_to_end(
-            &self.cfg,
-            &topic,
-            &[target],
-            "checkpoint-restore",
-        ) {
+        let values = match self.reader.latest(&topic, &[target]) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(partition = p, error = %e, "cannot read the checkpoint topic; rebuilding the engine partition from its start");
@@ -231,7 +226,7 @@ impl EngineCheckpoints {
             .map(|(seq, i)| chunk_key(p, seq, i))
             .collect();
         for k in &stale {
-            self.tombstone(target, k);
+            self.tombstone(out, target, k);
         }
         tracing::info!(
             partition = p,
@@ -267,42 +262,45 @@ impl EngineCheckpoints {
         (r, o)
     }
 
-    fn tombstone(&self, target: i32, key: &str) {
-        let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.cfg.topics.checkpoints)
-            .partition(target)
-            .key(key.as_bytes());
-        if let Err((e, _)) = self.producer.send_result(rec) {
+    fn tombstone(&self, out: &mut dyn Outbox, target: i32, key: &str) {
+        let rec = OutRecord {
+            topic: &self.cfg.topics.checkpoints,
+            partition: Some(target),
+            key: key.as_bytes(),
+            value: None,
+            headers: &[],
+        };
+        if let Err(e) = out.send(rec) {
             tracing::debug!(key, error = %e, "checkpoint tombstone not sent");
         }
     }
 
-    /// Enqueues a record, serving the producer while its queue is full (blocking).
-    fn send(&self, target: i32, key: &str, value: &[u8]) -> Result<DeliveryFuture, KafkaError> {
-        let mut rec = FutureRecord::to(&self.cfg.topics.checkpoints)
-            .partition(target)
-            .key(key.as_bytes())
-            .payload(value);
-        loop {
-            match self.producer.send_result(rec) {
-                Ok(f) => return Ok(f),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    rec = r;
-                    self.producer.poll(Duration::from_millis(50));
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
+    fn send(
+        &self,
+        out: &mut dyn Outbox,
+        target: i32,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StageError> {
+        out.send(OutRecord {
+            topic: &self.cfg.topics.checkpoints,
+            partition: Some(target),
+            key: key.as_bytes(),
+            value: Some(value),
+            headers: &[],
+        })
     }
 
     /// Writes a checkpoint of `engine` covering the normalized offsets before `next_offset`.
     /// The engine's changes must all be published (partials acknowledged) before: a checkpoint
     /// does not carry unpublished changes. Returns the bytes written.
-    pub async fn write(
+    pub fn write(
         &mut self,
+        out: &mut dyn Outbox,
         p: i32,
         engine: &Engine,
         next_offset: i64,
-    ) -> Result<u64, KafkaError> {
+    ) -> Result<u64, StageError> {
         let started = Instant::now();
         let target = self.target(p);
         let now_ms = std::time::SystemTime::now()
@@ -312,33 +310,23 @@ impl EngineCheckpoints {
         let seq = prev.map_or(0, |(s, _)| s + 1).max(now_ms);
         let max = self.cfg.checkpoint.max_chunk_bytes;
         let mut hashes = Vec::new();
-        let mut futures = Vec::new();
         let mut bytes = 0u64;
         let mut failed = None;
-        tokio::task::block_in_place(|| {
-            engine.checkpoint(max, |chunk| {
-                if failed.is_some() {
-                    return;
-                }
-                let key = chunk_key(p, seq, hashes.len());
-                hashes.push(xxhash_rust::xxh3::xxh3_64(&chunk));
-                bytes += chunk.len() as u64;
-                match self.send(target, &key, &chunk) {
-                    Ok(f) => futures.push(f),
-                    Err(e) => failed = Some(e),
-                }
-            })
+        engine.checkpoint(max, |chunk| {
+            if failed.is_some() {
+                return;
+            }
+            let key = chunk_key(p, seq, hashes.len());
+            hashes.push(xxhash_rust::xxh3::xxh3_64(&chunk));
+            bytes += chunk.len() as u64;
+            if let Err(e) = self.send(out, target, &key, &chunk) {
+                failed = Some(e);
+            }
         });
         if let Some(e) = failed {
             return Err(e);
         }
-        for f in futures {
-            match f.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(e),
-                Err(_) => return Err(KafkaError::Canceled),
-            }
-        }
+        out.flush()?;
         let manifest = pb::CheckpointManifest {
             format: CHECKPOINT_FORMAT,
             stage: STAGE.to_owned(),
@@ -354,15 +342,11 @@ impl EngineCheckpoints {
             retention_days: self.cfg.engine.retention_days.unwrap_or(0),
             written_at_ms: now_ms as i64,
         };
-        let f = self.send(target, &manifest_key(p), &manifest.encode_to_vec())?;
-        match f.await {
-            Ok(Ok(_)) => {}
-            Ok(Err((e, _))) => return Err(e),
-            Err(_) => return Err(KafkaError::Canceled),
-        }
+        self.send(out, target, &manifest_key(p), &manifest.encode_to_vec())?;
+        out.flush()?;
         if let Some((old, n)) = prev {
             for i in 0..n {
-                self.tombstone(target, &chunk_key(p, old, i));
+                self.tombstone(out, target, &chunk_key(p, old, i));
             }
         }
         self.last.insert(p, (seq, hashes.len()));

@@ -208,7 +208,9 @@ pub struct PipelineConfig {
     /// Largest batch of records a stage handles between flushes.
     pub max_batch: usize,
     /// How often the totals stage publishes changed aggregates (milliseconds). Each publication
-    /// re-renders the keys that changed, so it is paced apart from the flushes.
+    /// re-renders the keys that changed, so it is paced apart from the flushes; while the stage
+    /// works through a backlog it waits at least four times as long as the last publication
+    /// took (docs/decisions.md, 35).
     pub publish_interval_ms: u64,
     /// Most bytes of a rejected record's original value copied into its dead-letter envelope.
     /// Longer values (`oversize` records) keep their first bytes, flagged `original_truncated`,

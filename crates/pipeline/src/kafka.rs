@@ -5,7 +5,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, FutureProducer, Producer};
+use rdkafka::producer::{BaseProducer, Producer, ThreadedProducer};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// A client configuration with the deployment's brokers and extra properties.
@@ -128,7 +130,7 @@ pub fn check_clients(cfg: &Config) -> Result<(), ConnectError> {
     }
     for stage in ["normalize", "engine", "totals"] {
         let _: rdkafka::consumer::BaseConsumer =
-            consumer_config(cfg, stage).create().map_err(client)?;
+            consumer_config(cfg, stage, None).create().map_err(client)?;
     }
     Ok(())
 }
@@ -170,29 +172,111 @@ pub fn probe(cfg: &Config, timeout: Duration) -> Result<usize, ConnectError> {
     }
 }
 
-/// Settings of govstream's producers.
+/// Settings of govstream's producers: idempotent, and batching for throughput (records
+/// linger up to 10 ms to fill batches of up to 1 MB; the local queue holds up to a million
+/// records, so a stage rarely waits for room). `[kafka.properties]` overrides any of them.
 fn producer_config(cfg: &Config) -> ClientConfig {
-    let mut c = client_config(cfg);
-    c.set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("compression.type", "none")
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.kafka.brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "10")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.type", "lz4")
         .set("message.max.bytes", "10000000");
+    for (k, v) in cfg.kafka.properties.iter() {
+        c.set(k, v);
+    }
     c
 }
 
-/// govstream's producers: their own thread serves librdkafka's callbacks, so a broker problem
-/// is reported (log, `/readyz`) even while every stage waits for deliveries.
-pub type StageProducer = FutureProducer<BrokerWatch>;
+/// govstream's producers. librdkafka's callbacks are served by the producer's own thread, so a
+/// broker problem is reported (log, `/readyz`) even while every stage waits for deliveries,
+/// and deliveries are counted per [`Lane`] without a future per record.
+pub type StageProducer = ThreadedProducer<BrokerWatch>;
+
+/// The lanes of a producer: each stage counts and waits for its own deliveries.
+pub const LANES: usize = 3;
+
+/// Deliveries of one stage: how many records are in flight, and the first failure since the
+/// last [`Lane::take_failure`].
+#[derive(Default)]
+pub struct Lane {
+    in_flight: AtomicU64,
+    failure: Mutex<Option<KafkaError>>,
+    settled: Condvar,
+    lock: Mutex<()>,
+}
+
+impl Lane {
+    /// A record was handed to librdkafka.
+    pub fn sent(&self) {
+        self.in_flight.fetch_add(1, SeqCst);
+    }
+
+    /// A record counted by [`Lane::sent`] was refused before librdkafka took it.
+    pub fn unsent(&self) {
+        self.in_flight.fetch_sub(1, SeqCst);
+    }
+
+    fn delivered(&self, result: Result<(), KafkaError>) {
+        if let Err(e) = result {
+            let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+            if f.is_none() {
+                *f = Some(e);
+            }
+        }
+        if self.in_flight.fetch_sub(1, SeqCst) == 1 {
+            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.settled.notify_all();
+        }
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(SeqCst)
+    }
+
+    /// Waits until nothing is in flight, calling `tick` about every 100 ms; then returns the
+    /// first failure, if any.
+    pub fn wait(&self, mut tick: impl FnMut()) -> Result<(), KafkaError> {
+        let mut since = std::time::Instant::now();
+        let mut g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while self.in_flight() > 0 {
+            g = self
+                .settled
+                .wait_timeout(g, Duration::from_millis(5))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            if since.elapsed() >= Duration::from_millis(100) {
+                tick();
+                since = std::time::Instant::now();
+            }
+        }
+        drop(g);
+        self.take_failure().map_or(Ok(()), Err)
+    }
+
+    pub fn take_failure(&self) -> Option<KafkaError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
 
 /// Reports a client's broker problems into `Progress` (see [`report_broker_error`]) and clears
-/// them when its statistics show a broker up again.
+/// them when its statistics show a broker up again; counts deliveries per lane.
 pub struct BrokerWatch {
     progress: Option<std::sync::Arc<crate::Progress>>,
+    pub lanes: [Lane; LANES],
 }
 
 impl BrokerWatch {
     pub fn new(progress: Option<std::sync::Arc<crate::Progress>>) -> BrokerWatch {
-        BrokerWatch { progress }
+        BrokerWatch {
+            progress,
+            lanes: Default::default(),
+        }
     }
 }
 
@@ -209,6 +293,16 @@ impl rdkafka::ClientContext for BrokerWatch {
     fn stats(&self, stats: rdkafka::Statistics) {
         if let Some(p) = &self.progress {
             clear_broker_problem(p, &stats);
+        }
+    }
+}
+
+impl rdkafka::producer::ProducerContext for BrokerWatch {
+    /// The lane of the record.
+    type DeliveryOpaque = usize;
+    fn delivery(&self, r: &rdkafka::message::DeliveryResult<'_>, lane: usize) {
+        if let Some(l) = self.lanes.get(lane) {
+            l.delivered(r.as_ref().map(|_| ()).map_err(|(e, _)| e.clone()));
         }
     }
 }
@@ -255,18 +349,31 @@ pub fn transactional_producer(
 }
 
 /// Consumer settings shared by every stage: manual commits, earliest offsets, cooperative
-/// rebalancing.
-pub fn consumer_config(cfg: &Config, stage: &str) -> ClientConfig {
-    let mut c = client_config(cfg);
+/// rebalancing, large fetches (the stages drain librdkafka's prefetch queue in batches), and
+/// with an instance id static membership (`group.instance.id` = `<id>-<stage>`): a restarted
+/// instance takes its partitions back without a rebalance of the group. The fetch sizes can be
+/// overridden in `[kafka.properties]`; group and commit settings cannot.
+pub fn consumer_config(cfg: &Config, stage: &str, instance_id: Option<&str>) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.kafka.brokers)
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "4194304")
+        .set("queued.min.messages", "200000")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("statistics.interval.ms", "5000");
+    for (k, v) in cfg.kafka.properties.iter() {
+        c.set(k, v);
+    }
     c.set("group.id", format!("{}-{stage}", cfg.kafka.group_prefix))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("enable.partition.eof", "false")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .set("statistics.interval.ms", "5000");
+        .set("enable.partition.eof", "false");
+    if let Some(id) = instance_id {
+        c.set("group.instance.id", format!("{id}-{stage}"));
+    }
     c
 }
 

@@ -4,8 +4,12 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod driver;
 pub mod http;
 pub mod kafka;
+pub mod kafka_io;
+#[cfg(test)]
+mod memory;
 pub mod metrics;
 pub mod progress;
 pub mod run;

@@ -20,6 +20,23 @@ pub struct SourceCounts {
     pub watermark_us: Option<i64>,
 }
 
+impl SourceCounts {
+    /// Adds counts gathered apart (a stage's counts since its last report).
+    pub fn add(&mut self, other: &SourceCounts) {
+        self.consumed += other.consumed;
+        self.normalized += other.normalized;
+        for (k, v) in &other.rejected {
+            *self.rejected.entry(k).or_default() += v;
+        }
+        self.duplicates += other.duplicates;
+        self.conflicts += other.conflicts;
+        self.retired += other.retired;
+        if let Some(w) = other.watermark_us {
+            self.watermark_us = Some(self.watermark_us.map_or(w, |x| x.max(w)));
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Progress {
     started: Instant,

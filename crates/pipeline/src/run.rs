@@ -1,11 +1,12 @@
 //! `govstream run`: start the three stages, report progress, stop gracefully.
 
 use crate::config::Config;
+use crate::driver::StageError;
 use crate::kafka::{check_clients, create_topics, probe, producer};
 use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
 use crate::setup::{calendar, compile_source, pseudonym_key, SetupError};
-use crate::stages::{engine_stage, normalize_stage, totals_stage};
+use crate::stages::{engine_stage, normalize_stage, totals_stage, StageEnv};
 use rdkafka::error::KafkaError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub enum RunError {
     Kafka(#[from] KafkaError),
     #[error("kafka: {0}")]
     Connect(#[from] crate::kafka::ConnectError),
+    #[error("{0}")]
+    Stage(#[from] StageError),
     #[error("a stage stopped unexpectedly: {0}")]
     Join(String),
 }
@@ -99,28 +102,20 @@ pub async fn run(
     } else {
         p.clone()
     };
-    tasks.spawn(normalize_stage(
-        cfg.clone(),
-        sources,
-        normalize_producer,
-        progress.clone(),
-        stop_rx.clone(),
-    ));
-    tasks.spawn(engine_stage(
-        cfg.clone(),
-        cal.clone(),
-        p.clone(),
-        progress.clone(),
-        stop_rx.clone(),
-    ));
-    tasks.spawn(totals_stage(
-        cfg.clone(),
-        offset_s,
-        p,
-        progress.clone(),
-        timeliness.clone(),
-        stop_rx.clone(),
-    ));
+    // Each stage runs the driver on a thread of its own (blocking calls only).
+    let env = |producer: &crate::kafka::StageProducer| StageEnv {
+        cfg: cfg.clone(),
+        producer: producer.clone(),
+        progress: progress.clone(),
+        instance_id: opts.instance_id.clone(),
+        stop: stop_rx.clone(),
+    };
+    let e = env(&normalize_producer);
+    spawn_stage(&mut tasks, "normalize", move || normalize_stage(e, sources))?;
+    let (e, c) = (env(&p), cal.clone());
+    spawn_stage(&mut tasks, "engine", move || engine_stage(e, c))?;
+    let (e, t) = (env(&p), timeliness.clone());
+    spawn_stage(&mut tasks, "totals", move || totals_stage(e, offset_s, t))?;
     tracing::info!(brokers = %cfg.kafka.brokers, sources = cfg.sources.len(), "pipeline started");
 
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -133,7 +128,7 @@ pub async fn run(
             r = tasks.join_next() => {
                 // A stage returned before shutdown: an error; stop the others.
                 match r {
-                    Some(Ok(Err(e))) => first_error = Some(RunError::Kafka(e)),
+                    Some(Ok(Err(e))) => first_error = Some(RunError::Stage(e)),
                     Some(Err(e)) => first_error = Some(RunError::Join(e.to_string())),
                     _ => {}
                 }
@@ -167,7 +162,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     while let Some(r) = tasks.join_next().await {
         match r {
-            Ok(Err(e)) if first_error.is_none() => first_error = Some(RunError::Kafka(e)),
+            Ok(Err(e)) if first_error.is_none() => first_error = Some(RunError::Stage(e)),
             Err(e) if first_error.is_none() => first_error = Some(RunError::Join(e.to_string())),
             _ => {}
         }
@@ -180,6 +175,25 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Runs a stage on a thread named `stage-<name>` (as `top -H` and profilers show it); its
+/// result joins `tasks`.
+fn spawn_stage(
+    tasks: &mut tokio::task::JoinSet<Result<(), StageError>>,
+    name: &'static str,
+    stage: impl FnOnce() -> Result<(), StageError> + Send + 'static,
+) -> Result<(), RunError> {
+    let thread = std::thread::Builder::new()
+        .name(format!("stage-{name}"))
+        .spawn(stage)
+        .map_err(|e| RunError::Join(format!("cannot start the {name} stage: {e}")))?;
+    tasks.spawn_blocking(move || {
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(StageError::Thread(format!("the {name} stage panicked"))))
+    });
+    Ok(())
 }
 
 /// Connects to the brokers before the stages start. Unreachable brokers are logged (once per

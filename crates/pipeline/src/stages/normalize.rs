@@ -1,0 +1,157 @@
+//! Stage 1, normalize: raw records → canonical events (normalized topic, keyed by source and
+//! case id so that every event of a case lands in one partition) or dead-letter envelopes.
+//! Offsets are committed by the driver after the outputs are acknowledged (at-least-once; in
+//! one transaction with them when `[kafka] transactions = true`).
+
+use crate::driver::{BatchEnd, InRecord, OutRecord, Outbox, Stage, StageError, TopicPartition};
+use crate::progress::{Progress, SourceCounts};
+use crate::Config;
+use govstream_normalize::lineage::{event_key, Origin};
+use govstream_normalize::CompiledSource;
+use govstream_proto::v1 as pb;
+use prost::Message as _;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+pub struct NormalizeStage {
+    sources: Vec<CompiledSource>,
+    /// Raw topic → index in `sources`.
+    by_topic: HashMap<String, usize>,
+    normalized: String,
+    dead_letter: String,
+    dlq_original_max_bytes: usize,
+    /// Counts since the last report, per source (merged into `Progress` at each flush, so the
+    /// hot path takes no lock).
+    counts: Vec<SourceCounts>,
+    // Buffers reused from record to record.
+    value: Vec<u8>,
+    origin: String,
+}
+
+impl NormalizeStage {
+    pub fn new(cfg: &Config, sources: Vec<CompiledSource>) -> NormalizeStage {
+        let by_topic = cfg
+            .sources
+            .iter()
+            .filter_map(|s| {
+                let i = sources.iter().position(|c| c.name() == s.name)?;
+                Some((s.topic.clone(), i))
+            })
+            .collect();
+        NormalizeStage {
+            counts: vec![SourceCounts::default(); sources.len()],
+            sources,
+            by_topic,
+            normalized: cfg.topics.normalized.clone(),
+            dead_letter: cfg.topics.dead_letter.clone(),
+            dlq_original_max_bytes: cfg.pipeline.dlq_original_max_bytes,
+            value: Vec::new(),
+            origin: String::new(),
+        }
+    }
+
+    /// The raw topics this stage reads.
+    pub fn topics(cfg: &Config) -> Vec<&str> {
+        cfg.sources.iter().map(|s| s.topic.as_str()).collect()
+    }
+}
+
+impl Stage for NormalizeStage {
+    const NAME: &'static str = "normalize";
+    const INDEX: u32 = 0;
+    const COMMITS: bool = true;
+
+    fn assign(
+        &mut self,
+        _parts: &[TopicPartition],
+        _input: &dyn crate::driver::Positions,
+        _out: &mut dyn Outbox,
+    ) -> Result<Vec<(TopicPartition, i64)>, StageError> {
+        // Continues at the committed offsets.
+        Ok(Vec::new())
+    }
+
+    fn revoke(&mut self, _parts: &[TopicPartition], _out: &mut dyn Outbox) {}
+
+    fn record(&mut self, rec: &InRecord<'_>, out: &mut dyn Outbox) -> Result<(), StageError> {
+        let Some(&i) = self.by_topic.get(rec.topic) else {
+            return Ok(());
+        };
+        let src = &self.sources[i];
+        let counts = &mut self.counts[i];
+        counts.consumed += 1;
+        self.origin.clear();
+        let _ = write!(
+            self.origin,
+            "{}",
+            Origin {
+                topic: rec.topic,
+                partition: rec.partition,
+                offset: rec.offset,
+            }
+        );
+        let lineage = [
+            ("govstream-source", src.name().as_bytes()),
+            ("govstream-origin", self.origin.as_bytes()),
+        ];
+        self.value.clear();
+        match src.normalize(rec.payload) {
+            Ok(ev) => {
+                let t = ev.event_time_us;
+                counts.watermark_us = Some(counts.watermark_us.map_or(t, |w| w.max(t)));
+                ev.encode_raw(&mut self.value);
+                out.send(OutRecord {
+                    topic: &self.normalized,
+                    partition: None,
+                    key: &event_key(&ev),
+                    value: Some(&self.value),
+                    headers: &lineage,
+                })?;
+                counts.normalized += 1;
+            }
+            Err(rej) => {
+                let keep = rec.payload.len().min(self.dlq_original_max_bytes);
+                let env = pb::Rejection {
+                    reason: rej.reason.to_proto() as i32,
+                    reason_code: rej.reason.code().to_owned(),
+                    detail: rej.detail.clone(),
+                    source: src.name().to_owned(),
+                    topic: rec.topic.to_owned(),
+                    partition: rec.partition,
+                    offset: rec.offset,
+                    original: rec.payload[..keep].to_vec(),
+                    original_size: rec.payload.len() as u64,
+                    original_truncated: keep < rec.payload.len(),
+                };
+                env.encode_raw(&mut self.value);
+                out.send(OutRecord {
+                    topic: &self.dead_letter,
+                    partition: None,
+                    key: self.origin.as_bytes(),
+                    value: Some(&self.value),
+                    headers: &[
+                        lineage[0],
+                        lineage[1],
+                        ("govstream-reason", rej.reason.code().as_bytes()),
+                    ],
+                })?;
+                *counts.rejected.entry(rej.reason.code()).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, _out: &mut dyn Outbox, _end: BatchEnd) -> Result<(), StageError> {
+        // Every output was handed over as its record was read.
+        Ok(())
+    }
+
+    fn report(&mut self, progress: &Progress, _end: BatchEnd) {
+        for (src, counts) in self.sources.iter().zip(self.counts.iter_mut()) {
+            if *counts != SourceCounts::default() {
+                let delta = std::mem::take(counts);
+                progress.with_source(src.name(), |s| s.add(&delta));
+            }
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The stages' logic through the driver, on the in-memory log (`crate::memory`): batching,
+//! revocation in the middle of a batch, a failed flush, shutdown, and the three stages chained
+//! against the pure engine.
+
+use super::engine::EngineStage;
+use super::normalize::NormalizeStage;
+use super::totals::TotalsStage;
+use crate::checkpoint::EngineCheckpoints;
+use crate::driver::{drive, Batching, Offsets, StageError};
+use crate::memory::{MemoryInput, MemoryLog, MemoryOutbox};
+use crate::metrics::Timeliness;
+use crate::progress::Progress;
+use crate::Config;
+use govstream_calendar::Calendar;
+use govstream_engine::{canonical_json, Engine};
+use govstream_generate::{GenConfig, Generator, SourceKind};
+use govstream_proto::v1 as pb;
+use prost::Message as _;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const RAW: [&str; 3] = ["raw.hotline", "raw.onenet", "raw.bdc"];
+
+fn config() -> Config {
+    let mut cfg: Config = toml::from_str(
+        r#"
+[kafka]
+brokers = "unused:9092"
+[[sources]]
+name = "hotline"
+topic = "raw.hotline"
+[[sources]]
+name = "onenet"
+topic = "raw.onenet"
+[[sources]]
+name = "bdc"
+topic = "raw.bdc"
+"#,
+    )
+    .expect("test config");
+    cfg.pipeline.publish_interval_ms = 0;
+    cfg
+}
+
+fn batching(max_batch: usize) -> Batching {
+    Batching {
+        max_batch,
+        // Long: in these tests batches end by size, by a rebalance or by stopping.
+        flush_every: Duration::from_secs(3600),
+    }
+}
+
+fn normalize_stage(cfg: &Config) -> NormalizeStage {
+    let key = crate::setup::pseudonym_key(None).expect("demo key");
+    let sources = ["hotline", "onenet", "bdc"]
+        .iter()
+        .map(|s| crate::setup::compile_source(s, None, key.clone()).expect("preset"))
+        .collect();
+    NormalizeStage::new(cfg, sources)
+}
+
+fn calendar() -> Arc<Calendar> {
+    crate::setup::calendar(&[], &[], "+08:00").expect("bundled calendars")
+}
+
+/// A log with `n` generated raw records (bad ones and duplicates included) in two partitions
+/// per raw topic, and the output topics.
+fn raw_log(n: u64) -> MemoryLog {
+    let log = MemoryLog::new();
+    let cfg = config();
+    for t in RAW {
+        log.create(t, 2);
+    }
+    for t in [&cfg.topics.normalized, &cfg.topics.dead_letter] {
+        log.create(t, 3);
+    }
+    for t in [
+        &cfg.topics.partials,
+        &cfg.topics.aggregates,
+        &cfg.topics.aggregates_json,
+        &cfg.topics.checkpoints,
+    ] {
+        log.create(t, 2);
+    }
+    let gen = Generator::new(GenConfig {
+        records: n,
+        days: 60,
+        invalid_rate: 0.02,
+        ..GenConfig::default()
+    });
+    for (i, r) in gen.enumerate() {
+        let topic = match r.source {
+            SourceKind::Hotline => RAW[0],
+            SourceKind::Onenet => RAW[1],
+            SourceKind::Bdc => RAW[2],
+        };
+        log.append(&crate::driver::OutRecord {
+            topic,
+            partition: Some((i % 2) as i32),
+            key: b"",
+            value: Some(&r.bytes),
+            headers: &[],
+        });
+    }
+    log
+}
+
+fn raw_count(log: &MemoryLog) -> usize {
+    RAW.iter().map(|t| log.records(t).len()).sum()
+}
+
+/// Distinct upstream positions in the normalized and dead-letter topics, and the total count.
+fn origins(log: &MemoryLog, cfg: &Config) -> (usize, usize) {
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for t in [&cfg.topics.normalized, &cfg.topics.dead_letter] {
+        for r in log.records(t) {
+            seen.insert(r.header("govstream-origin").expect("origin header"));
+            total += 1;
+        }
+    }
+    (seen.len(), total)
+}
+
+/// Runs a stage on `input` until everything assigned is read.
+fn run_to_end<S: crate::driver::Stage>(
+    stage: &mut S,
+    input: &MemoryInput,
+    out: &mut MemoryOutbox,
+    max_batch: usize,
+) -> Result<Progress, StageError> {
+    let progress = Progress::default();
+    drive(stage, input, out, batching(max_batch), &progress, &|| {
+        input.drained()
+    })?;
+    Ok(progress)
+}
+
+#[test]
+fn normalize_accounts_for_every_record_in_batches() {
+    let cfg = config();
+    let log = raw_log(3_000);
+    let n = raw_count(&log);
+    let committed = Arc::new(Mutex::new(Offsets::new()));
+    let input = MemoryInput::new(&log, &committed);
+    input.assign_all(&RAW);
+    let mut out = MemoryOutbox::new(&log);
+    run_to_end(&mut normalize_stage(&cfg), &input, &mut out, 100).unwrap();
+    assert_eq!(origins(&log, &cfg), (n, n), "each record once");
+    assert!(!log.records(&cfg.topics.dead_letter).is_empty());
+    // A flush per full batch, and one at the end.
+    assert_eq!(out.flushes, n / 100 + 1);
+    let committed: i64 = committed.lock().unwrap().values().sum();
+    assert_eq!(committed as usize, n, "every offset committed");
+}
+
+/// A partition revoked in the middle of a batch: its records of the open batch are not
+/// committed, so the next owner reads them again; nothing is lost.
+#[test]
+fn revocation_in_the_middle_of_a_batch_loses_nothing() {
+    let cfg = config();
+    let log = raw_log(2_000);
+    let n = raw_count(&log);
+    let committed = Arc::new(Mutex::new(Offsets::new()));
+    let first = MemoryInput::new(&log, &committed);
+    first.assign_all(&RAW);
+    let moved = vec![("raw.hotline".to_owned(), 0)];
+    // The first member reads raw.bdc's partitions first (partition order), then raw.hotline:0:
+    // revoked 30 records into it, in the middle of a batch of 100.
+    let bdc = log.records("raw.bdc").len();
+    first.revoke_after(bdc + 30, moved.clone());
+    let mut out = MemoryOutbox::new(&log);
+    run_to_end(&mut normalize_stage(&cfg), &first, &mut out, 100).unwrap();
+    let at_revocation = committed
+        .lock()
+        .unwrap()
+        .get(&moved[0])
+        .copied()
+        .unwrap_or(0);
+    // 29 records of raw.hotline:0 were read; those in batches flushed before the revocation
+    // are committed, the others are not (the old owner no longer commits them).
+    let flushed_before = ((bdc + 29) / 100 * 100) as i64;
+    assert_eq!(at_revocation, (flushed_before - bdc as i64).max(0));
+    let hotline0 = log
+        .records("raw.hotline")
+        .iter()
+        .filter(|r| r.partition == 0)
+        .count() as i64;
+    assert!(at_revocation < hotline0, "revoked before its end");
+    let (distinct, _) = origins(&log, &cfg);
+    assert!(distinct < n, "the moved partition is not finished yet");
+
+    let second = MemoryInput::new(&log, &committed);
+    second.assign(moved.clone());
+    let mut out2 = MemoryOutbox::new(&log);
+    run_to_end(&mut normalize_stage(&cfg), &second, &mut out2, 100).unwrap();
+    let (distinct, total) = origins(&log, &cfg);
+    assert_eq!(distinct, n, "every record accounted for");
+    // Read twice at most: the uncommitted part of the open batch.
+    assert!(total - n <= 100, "{} records twice", total - n);
+    assert_eq!(committed.lock().unwrap()[&moved[0]], hotline0);
+}
+
+/// A flush whose records the broker refused stops the stage with a delivery error and
+/// commits nothing of that batch; the next member reads it again.
+#[test]
+fn a_failed_flush_commits_nothing_and_the_next_owner_recovers() {
+    let cfg = config();
+    let log = raw_log(1_000);
+    let n = raw_count(&log);
+    let committed = Arc::new(Mutex::new(Offsets::new()));
+    let input = MemoryInput::new(&log, &committed);
+    input.assign_all(&RAW);
+    let mut out = MemoryOutbox::new(&log);
+    out.fail_after(2);
+    let e = run_to_end(&mut normalize_stage(&cfg), &input, &mut out, 100).unwrap_err();
+    assert!(matches!(e, StageError::Delivery { .. }), "{e}");
+    let done: i64 = committed.lock().unwrap().values().sum();
+    assert_eq!(done, 200, "the two acknowledged batches only");
+    assert_eq!(origins(&log, &cfg).1, 200);
+
+    let again = MemoryInput::new(&log, &committed);
+    again.assign_all(&RAW);
+    let mut out = MemoryOutbox::new(&log);
+    run_to_end(&mut normalize_stage(&cfg), &again, &mut out, 100).unwrap();
+    assert_eq!(origins(&log, &cfg), (n, n));
+}
+
+/// Stopping in the middle: the open batch is flushed and committed before the stage returns.
+#[test]
+fn shutdown_flushes_and_commits_the_open_batch() {
+    let cfg = config();
+    let log = raw_log(1_000);
+    let committed = Arc::new(Mutex::new(Offsets::new()));
+    let input = MemoryInput::new(&log, &committed);
+    input.assign_all(&RAW);
+    let mut out = MemoryOutbox::new(&log);
+    let progress = Progress::default();
+    let polls = std::cell::Cell::new(0);
+    drive(
+        &mut normalize_stage(&cfg),
+        &input,
+        &mut out,
+        batching(100),
+        &progress,
+        &|| {
+            polls.set(polls.get() + 1);
+            polls.get() > 250
+        },
+    )
+    .unwrap();
+    let done: i64 = committed.lock().unwrap().values().sum();
+    assert_eq!(done, 250);
+    assert_eq!(origins(&log, &cfg), (250, 250));
+    assert_eq!(out.flushes, 3, "two full batches and the open one");
+    let counted: u64 = progress
+        .snapshot_sources()
+        .values()
+        .map(|s| s.consumed)
+        .sum();
+    assert_eq!(counted, 250, "counts reported at the flushes");
+}
+
+fn engine_stage(cfg: &Config, log: &MemoryLog, checkpoints: bool) -> EngineStage {
+    let ck = checkpoints.then(|| {
+        EngineCheckpoints::new(
+            cfg,
+            log.partitions(&cfg.topics.checkpoints),
+            Box::new(log.clone()),
+            Arc::new(Progress::default()),
+        )
+    });
+    EngineStage::new(cfg, calendar(), log.partitions(&cfg.topics.partials), ck)
+}
+
+/// The JSON mirror's latest values, sorted.
+fn published_json(log: &MemoryLog, cfg: &Config) -> Vec<String> {
+    use crate::driver::Compacted;
+    let parts: Vec<i32> = (0..log.partitions(&cfg.topics.aggregates_json)).collect();
+    let mut v: Vec<String> = log
+        .latest(&cfg.topics.aggregates_json, &parts)
+        .unwrap()
+        .into_values()
+        .flatten()
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The pure engine over the same normalized events: what the pipeline must publish.
+fn expected(log: &MemoryLog, cfg: &Config) -> Vec<String> {
+    let mut e = Engine::new(calendar());
+    for r in log.records(&cfg.topics.normalized) {
+        let ev = pb::CaseEvent::decode(r.value.as_deref().unwrap_or_default()).unwrap();
+        e.apply(&ev);
+    }
+    let mut v = Vec::new();
+    e.for_each_record(|r| v.push(canonical_json(&r)));
+    v.sort();
+    v
+}
+
+/// Normalize → engine → totals on the in-memory log publish what the pure engine computes;
+/// an engine stopped in the middle (checkpoint at shutdown) and restored by a new owner, and
+/// a totals partition moved to a new owner (read back), change nothing.
+#[test]
+fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
+    let cfg = config();
+    let log = raw_log(4_000);
+    let committed = Arc::new(Mutex::new(Offsets::new()));
+    let input = MemoryInput::new(&log, &committed);
+    input.assign_all(&RAW);
+    run_to_end(
+        &mut normalize_stage(&cfg),
+        &input,
+        &mut MemoryOutbox::new(&log),
+        500,
+    )
+    .unwrap();
+
+    // Engine: stopped after 1,000 records, then a new owner restores its checkpoints.
+    let normalized = [cfg.topics.normalized.as_str()];
+    let none = Arc::new(Mutex::new(Offsets::new()));
+    let first = MemoryInput::new(&log, &none);
+    first.assign_all(&normalized);
+    let polls = std::cell::Cell::new(0);
+    let progress = Progress::default();
+    drive(
+        &mut engine_stage(&cfg, &log, true),
+        &first,
+        &mut MemoryOutbox::new(&log),
+        batching(300),
+        &progress,
+        &|| {
+            polls.set(polls.get() + 1);
+            polls.get() > 1_000
+        },
+    )
+    .unwrap();
+    assert!(!log.records(&cfg.topics.checkpoints).is_empty());
+    let second = MemoryInput::new(&log, &none);
+    second.assign_all(&normalized);
+    let p = run_to_end(
+        &mut engine_stage(&cfg, &log, true),
+        &second,
+        &mut MemoryOutbox::new(&log),
+        300,
+    )
+    .unwrap();
+    let tail = log.records(&cfg.topics.normalized).len() as u64 - 1_000;
+    assert_eq!(
+        p.engine_records.load(std::sync::atomic::Ordering::Relaxed),
+        tail,
+        "the new owner reads only what the checkpoints do not cover"
+    );
+
+    // Totals: one owner for partition 0, then both partitions by a second owner that reads
+    // back what the first published.
+    let partials = [cfg.topics.partials.as_str()];
+    let t1 = MemoryInput::new(&log, &none);
+    t1.assign(vec![(cfg.topics.partials.clone(), 0)]);
+    let totals = |log: &MemoryLog| {
+        TotalsStage::new(
+            &cfg,
+            8 * 3600,
+            Box::new(log.clone()),
+            Arc::new(Timeliness::default()),
+        )
+    };
+    run_to_end(&mut totals(&log), &t1, &mut MemoryOutbox::new(&log), 200).unwrap();
+    let t2 = MemoryInput::new(&log, &none);
+    t2.assign_all(&partials);
+    run_to_end(&mut totals(&log), &t2, &mut MemoryOutbox::new(&log), 200).unwrap();
+
+    let want = expected(&log, &cfg);
+    assert!(want.len() > 100);
+    assert_eq!(published_json(&log, &cfg), want);
+}
