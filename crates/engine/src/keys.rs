@@ -59,25 +59,42 @@ pub fn partial_key(p: &pb::Partial) -> Vec<u8> {
     k.into_bytes()
 }
 
-/// Canonical JSON of an aggregate key: the key of the JSON mirror topic.
+/// Canonical JSON of an aggregate key: the key of the JSON mirror topic. Compact, keys in
+/// alphabetical order (as `serde_json` writes an object), strings escaped as JSON requires.
 pub fn aggregate_key_json(k: &pb::AggregateKey) -> String {
+    use crate::render::push_str;
     let hotline = k.family() == pb::Family::Hotline;
-    let fam = if hotline { "hotline" } else { "application" };
     let gran = if k.granularity() == pb::Granularity::Month {
         "MONTH"
     } else {
         "DAY"
     };
-    let d3 = if hotline {
-        ("category", &k.category)
-    } else {
-        ("item", &k.item)
+    let mut out = String::with_capacity(160);
+    let field = |out: &mut String, name: &str, value: &str| {
+        out.push(if out.is_empty() { '{' } else { ',' });
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+        push_str(out, value);
     };
-    serde_json::json!({
-        "family": fam, "granularity": gran, "window": k.window, "region": k.region,
-        "dept": k.dept, d3.0: d3.1, "channel": k.channel,
-    })
-    .to_string()
+    if hotline {
+        field(&mut out, "category", &k.category);
+    }
+    field(&mut out, "channel", &k.channel);
+    field(&mut out, "dept", &k.dept);
+    field(
+        &mut out,
+        "family",
+        if hotline { "hotline" } else { "application" },
+    );
+    field(&mut out, "granularity", gran);
+    if !hotline {
+        field(&mut out, "item", &k.item);
+    }
+    field(&mut out, "region", &k.region);
+    field(&mut out, "window", &k.window);
+    out.push('}');
+    out
 }
 
 /// The inverse of [`aggregate_key_json`]; `None` for text that is not such a key.
@@ -137,8 +154,28 @@ mod tests {
                 channel: String::new(),
             },
         ];
-        for k in keys {
-            assert_eq!(aggregate_key_from_json(&aggregate_key_json(&k)), Some(k));
+        for mut k in keys {
+            assert_eq!(
+                aggregate_key_from_json(&aggregate_key_json(&k)),
+                Some(k.clone())
+            );
+            // The same text as serde_json writes the object (the mirror's keys so far), also
+            // with characters JSON escapes.
+            k.dept.push_str("\"q\\\n\u{1}é");
+            let hotline = k.family() == pb::Family::Hotline;
+            let d3 = if hotline {
+                ("category", &k.category)
+            } else {
+                ("item", &k.item)
+            };
+            let want = serde_json::json!({
+                "family": if hotline { "hotline" } else { "application" },
+                "granularity": if k.granularity() == pb::Granularity::Month { "MONTH" } else { "DAY" },
+                "window": k.window, "region": k.region, "dept": k.dept, d3.0: d3.1,
+                "channel": k.channel,
+            })
+            .to_string();
+            assert_eq!(aggregate_key_json(&k), want);
         }
         assert_eq!(
             aggregate_key_from_json("{\"family\":\"application\"}"),

@@ -7,7 +7,7 @@ use govstream_proto::v1::{
 use std::fmt::Write;
 
 /// A JSON string literal: raw UTF-8, escaping only what JSON requires (as serde_json does).
-fn push_str(out: &mut String, s: &str) {
+pub(crate) fn push_str(out: &mut String, s: &str) {
     out.push('"');
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push_str(s);

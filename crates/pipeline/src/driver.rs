@@ -132,6 +132,9 @@ pub trait Input {
     fn commit(&self, offsets: &Offsets) -> Result<(), StageError>;
     /// Whether the member holds partitions.
     fn has_partitions(&self) -> bool;
+    /// Whether every assigned partition has been read to its end, as far as the member knows
+    /// without asking the broker (at a flush: is there a backlog?).
+    fn caught_up(&self) -> bool;
 }
 
 /// The logic of one stage.
@@ -171,8 +174,7 @@ pub trait Stage {
 pub struct BatchEnd {
     /// The stage is stopping: this is its last flush.
     pub stopping: bool,
-    /// The input had nothing more to give (the batch did not end because it was full or its
-    /// time was up): the stage has caught up with its input, for now.
+    /// Every assigned partition was read to its end: no backlog, for now.
     pub caught_up: bool,
 }
 
@@ -209,22 +211,18 @@ pub fn drive<S: Stage, I: Input, O: Outbox>(
     let mut batch = 0usize;
     let mut batch_started: Option<Instant> = None;
     let mut last_flush = Instant::now();
-    let mut caught_up = false;
     loop {
         let stopping = stop();
         if !stopping {
+            // A poll returns as soon as a record is there: waiting costs nothing while records
+            // flow, and an empty input does not spin (up to the flush deadline, at most 100 ms
+            // so that a stop is seen).
             let left = batching.flush_every.saturating_sub(last_flush.elapsed());
-            let wait = if batch == 0 {
-                left.min(Duration::from_millis(100))
-            } else {
-                Duration::ZERO
-            };
-            let msg = input.poll(wait);
+            let msg = input.poll(left.min(Duration::from_millis(100)));
             let changes = input.rebalances();
             for change in changes {
                 rebalance(stage, input, out, &mut offsets, change, progress)?;
             }
-            caught_up = msg.is_none();
             if let Some(m) = msg {
                 let rec = m.record();
                 stage.record(&rec, out)?;
@@ -251,7 +249,7 @@ pub fn drive<S: Stage, I: Input, O: Outbox>(
             let _busy = progress.busy();
             let end = BatchEnd {
                 stopping,
-                caught_up,
+                caught_up: input.caught_up(),
             };
             stage.flush(out, end)?;
             out.flush()?;

@@ -270,6 +270,46 @@ impl Input for KafkaInput {
     fn has_partitions(&self) -> bool {
         self.consumer.assignment().is_ok_and(|tpl| tpl.count() > 0)
     }
+
+    /// From the consumer's positions and the high watermarks of its last fetch responses
+    /// (cached by librdkafka; no request to the broker). A partition not fetched yet counts as
+    /// not caught up.
+    fn caught_up(&self) -> bool {
+        let Ok(positions) = self.consumer.position() else {
+            return false;
+        };
+        positions.elements().iter().all(|e| {
+            let Offset::Offset(at) = e.offset() else {
+                return false;
+            };
+            cached_high_watermark(&self.consumer, e.topic(), e.partition())
+                .is_some_and(|high| at >= high)
+        })
+    }
+}
+
+/// librdkafka's cached high watermark of a partition (`rd_kafka_get_watermark_offsets`: from
+/// the last fetch response, no network), or `None` when it is not known yet.
+fn cached_high_watermark(
+    c: &BaseConsumer<StageContext>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: a live client handle, a NUL-terminated topic name and two valid out-pointers;
+    // the call only reads librdkafka's cached partition state.
+    let err = unsafe {
+        rdkafka_sys::rd_kafka_get_watermark_offsets(
+            c.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some(high)
 }
 
 /// A stage's lane of a producer.

@@ -259,6 +259,13 @@ impl Input for MemoryInput {
     fn has_partitions(&self) -> bool {
         !self.positions.borrow().is_empty()
     }
+
+    fn caught_up(&self) -> bool {
+        self.positions
+            .borrow()
+            .iter()
+            .all(|(tp, at)| *at >= self.log.end(tp))
+    }
 }
 
 /// Writes to a [`MemoryLog`] when flushed (records sent but not flushed are in flight). A flush

@@ -135,9 +135,10 @@ impl TotalsStage {
     }
 
     fn publish(&mut self, out: &mut dyn Outbox, q: i32, u: &Update) -> Result<(), StageError> {
+        let none = pb::AggregateKey::default();
         let (key, record) = match u {
-            Update::Upsert(r) => (r.key.clone().unwrap_or_default(), Some(r)),
-            Update::Delete(k) => (k.clone(), None),
+            Update::Upsert(r) => (r.key.as_ref().unwrap_or(&none), Some(r)),
+            Update::Delete(k) => (k, None),
         };
         self.key.clear();
         key.encode_raw(&mut self.key);
@@ -157,7 +158,7 @@ impl TotalsStage {
             out.send(OutRecord {
                 topic,
                 partition: Some(q),
-                key: aggregate_key_json(&key).as_bytes(),
+                key: aggregate_key_json(key).as_bytes(),
                 value: json.as_ref().map(|j| j.as_bytes()),
                 headers: &[],
             })?;
