@@ -258,7 +258,7 @@ impl EngineCheckpoints {
         if r.is_none() {
             self.last.remove(&p);
         }
-        self.progress.checkpoint_restored(o);
+        self.progress.checkpoint_restored(o.code());
         (r, o)
     }
 

@@ -59,7 +59,7 @@ pub fn is_refusal(e: &KafkaError, reason: &str) -> bool {
 /// A global librdkafka error seen by a running client: logged when the problem changes (not
 /// once per retry), and kept in `progress` for `/readyz`. Messages name the broker and never
 /// carry secrets (librdkafka does not print credentials).
-pub fn report_broker_error(progress: &crate::Progress, error: &KafkaError, reason: &str) {
+pub fn report_broker_error(progress: &crate::progress::Progress, error: &KafkaError, reason: &str) {
     let what = if is_refusal(error, reason) {
         format!("connection refused by the broker (check credentials and TLS settings): {reason}")
     } else {
@@ -71,7 +71,7 @@ pub fn report_broker_error(progress: &crate::Progress, error: &KafkaError, reaso
 }
 
 /// Clears the broker problem once a client's statistics show a broker up (logged once).
-pub fn clear_broker_problem(progress: &crate::Progress, stats: &rdkafka::Statistics) {
+pub fn clear_broker_problem(progress: &crate::progress::Progress, stats: &rdkafka::Statistics) {
     if stats.brokers.values().any(|b| b.state == "UP") && progress.set_broker_problem(None) {
         tracing::info!("kafka: brokers reachable again");
     }
@@ -267,12 +267,12 @@ impl Lane {
 /// Reports a client's broker problems into `Progress` (see [`report_broker_error`]) and clears
 /// them when its statistics show a broker up again; counts deliveries per lane.
 pub struct BrokerWatch {
-    progress: Option<std::sync::Arc<crate::Progress>>,
+    progress: Option<std::sync::Arc<crate::progress::Progress>>,
     pub lanes: [Lane; LANES],
 }
 
 impl BrokerWatch {
-    pub fn new(progress: Option<std::sync::Arc<crate::Progress>>) -> BrokerWatch {
+    pub fn new(progress: Option<std::sync::Arc<crate::progress::Progress>>) -> BrokerWatch {
         BrokerWatch {
             progress,
             lanes: Default::default(),
@@ -309,7 +309,7 @@ impl rdkafka::producer::ProducerContext for BrokerWatch {
 
 pub fn producer(
     cfg: &Config,
-    progress: Option<std::sync::Arc<crate::Progress>>,
+    progress: Option<std::sync::Arc<crate::progress::Progress>>,
 ) -> Result<StageProducer, KafkaError> {
     producer_config(cfg)
         .set("statistics.interval.ms", "5000")
@@ -325,7 +325,7 @@ pub fn producer(
 pub fn transactional_producer(
     cfg: &Config,
     instance_id: Option<&str>,
-    progress: Option<std::sync::Arc<crate::Progress>>,
+    progress: Option<std::sync::Arc<crate::progress::Progress>>,
 ) -> Result<StageProducer, KafkaError> {
     let id = match instance_id {
         Some(i) => format!("{}-normalize-{i}", cfg.kafka.group_prefix),

@@ -5,11 +5,11 @@
 //! the position.
 
 use crate::checkpoint::EngineCheckpoints;
+use crate::config::Config;
 use crate::driver::{
     BatchEnd, InRecord, OutRecord, Outbox, Positions, Stage, StageError, TopicPartition,
 };
 use crate::progress::{Progress, SourceCounts};
-use crate::Config;
 use govstream_calendar::Calendar;
 use govstream_engine::keys::{partial_key, partial_targets};
 use govstream_engine::{Applied, Engine, Retention};

@@ -3,9 +3,9 @@
 //! Offsets are committed by the driver after the outputs are acknowledged (at-least-once; in
 //! one transaction with them when `[kafka] transactions = true`).
 
+use crate::config::Config;
 use crate::driver::{BatchEnd, InRecord, OutRecord, Outbox, Stage, StageError, TopicPartition};
 use crate::progress::{Progress, SourceCounts};
-use crate::Config;
 use govstream_normalize::lineage::{event_key, Origin};
 use govstream_normalize::CompiledSource;
 use govstream_proto::v1 as pb;
