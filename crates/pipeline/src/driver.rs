@@ -227,7 +227,17 @@ pub fn drive<S: Stage, I: Input, O: Outbox>(
                 let rec = m.record();
                 stage.record(&rec, out)?;
                 if S::COMMITS {
-                    offsets.insert((rec.topic.to_owned(), rec.partition), rec.offset + 1);
+                    // A handful of partitions: a scan, and no allocation per record.
+                    let next = rec.offset + 1;
+                    match offsets
+                        .iter_mut()
+                        .find(|((t, p), _)| *p == rec.partition && t == rec.topic)
+                    {
+                        Some((_, o)) => *o = next,
+                        None => {
+                            offsets.insert((rec.topic.to_owned(), rec.partition), next);
+                        }
+                    }
                 }
                 batch += 1;
                 batch_started.get_or_insert_with(Instant::now);
@@ -247,6 +257,7 @@ pub fn drive<S: Stage, I: Input, O: Outbox>(
         // Flush: publish, wait for acknowledgements, commit, then let the stage follow up.
         {
             let _busy = progress.busy();
+            let flush_started = Instant::now();
             let end = BatchEnd {
                 stopping,
                 caught_up: input.caught_up(),
@@ -259,6 +270,10 @@ pub fn drive<S: Stage, I: Input, O: Outbox>(
             }
             stage.acknowledged(out, end)?;
             stage.report(progress, end);
+            metrics::histogram!("govstream_stage_flush_seconds", "stage" => S::NAME)
+                .record(flush_started.elapsed().as_secs_f64());
+            metrics::counter!("govstream_stage_records_total", "stage" => S::NAME)
+                .increment(batch as u64);
         }
         if let Some(t) = batch_started.take() {
             metrics::histogram!("govstream_processing_latency_seconds", "stage" => S::NAME)

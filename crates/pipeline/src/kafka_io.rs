@@ -126,11 +126,14 @@ pub struct KafkaInput {
 }
 
 impl KafkaInput {
+    /// A member of `<group_prefix>-<stage>` reading `topics`. With `transactional`, commits go
+    /// through `producer`'s open transaction (the normalize stage with `[kafka] transactions`).
     pub fn new(
         cfg: &Config,
         stage: &'static str,
         topics: &[&str],
         producer: &StageProducer,
+        transactional: bool,
         progress: &Arc<Progress>,
         instance_id: Option<&str>,
     ) -> Result<KafkaInput, KafkaError> {
@@ -146,7 +149,7 @@ impl KafkaInput {
         Ok(KafkaInput {
             consumer,
             rebalances: rx,
-            transactional: cfg.kafka.transactions.then(|| producer.clone()),
+            transactional: transactional.then(|| producer.clone()),
             progress: progress.clone(),
             stage,
         })
@@ -273,28 +276,34 @@ impl Input for KafkaInput {
 
     /// From the consumer's positions and the high watermarks of its last fetch responses
     /// (cached by librdkafka; no request to the broker). A partition not fetched yet counts as
-    /// not caught up.
+    /// not caught up. On a topic written in transactions the high watermark lies past the last
+    /// commit marker, so a reader never looks caught up there; only the totals stage asks,
+    /// and the partials topic is not written in transactions.
     fn caught_up(&self) -> bool {
         let Ok(positions) = self.consumer.position() else {
             return false;
         };
         positions.elements().iter().all(|e| {
-            let Offset::Offset(at) = e.offset() else {
+            let Some((low, high)) = cached_watermarks(&self.consumer, e.topic(), e.partition())
+            else {
                 return false;
             };
-            cached_high_watermark(&self.consumer, e.topic(), e.partition())
-                .is_some_and(|high| at >= high)
+            match e.offset() {
+                Offset::Offset(at) => at >= high,
+                // Nothing read yet: caught up only if there is nothing to read.
+                _ => high <= low,
+            }
         })
     }
 }
 
-/// librdkafka's cached high watermark of a partition (`rd_kafka_get_watermark_offsets`: from
-/// the last fetch response, no network), or `None` when it is not known yet.
-fn cached_high_watermark(
+/// librdkafka's cached low and high watermarks of a partition (`rd_kafka_get_watermark_offsets`:
+/// from the last fetch response, no network), or `None` while they are not known.
+fn cached_watermarks(
     c: &BaseConsumer<StageContext>,
     topic: &str,
     partition: i32,
-) -> Option<i64> {
+) -> Option<(i64, i64)> {
     let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: a live client handle, a NUL-terminated topic name and two valid out-pointers;
@@ -309,7 +318,7 @@ fn cached_high_watermark(
         )
     };
     (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-        .then_some(high)
+        .then_some((low.max(0), high))
 }
 
 /// A stage's lane of a producer.

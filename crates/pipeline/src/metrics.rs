@@ -322,6 +322,11 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                     &latency,
                 )
                 .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full("govstream_stage_flush_seconds".into()),
+                    &latency,
+                )
+                .ok()?
                 .build_recorder();
             let h = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;

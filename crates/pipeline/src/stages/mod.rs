@@ -54,6 +54,7 @@ impl StageEnv {
             S::NAME,
             topics,
             &self.producer,
+            S::COMMITS && self.cfg.kafka.transactions,
             &self.progress,
             self.instance_id.as_deref(),
         )?;
