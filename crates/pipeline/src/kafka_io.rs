@@ -13,7 +13,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,10 @@ pub struct StageContext {
     /// `app_offset` only follows delivered messages, so after a seek past the end it would
     /// show lag that is not there.
     positions: Mutex<HashMap<TopicPartition, i64>>,
+    /// Partitions assigned to this member now: statistics can still list a partition for a
+    /// while after it was revoked, and its stale lag must not count (it would keep
+    /// `--idle-exit` from ever seeing the pipeline quiet).
+    owned: Mutex<HashSet<TopicPartition>>,
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
@@ -56,9 +60,10 @@ impl ClientContext for StageContext {
         crate::kafka::clear_broker_problem(&self.progress, &stats);
         let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
         let own = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let owned = self.owned.lock().unwrap_or_else(|e| e.into_inner());
         for (topic, t) in &stats.topics {
             for (id, p) in &t.partitions {
-                if *id < 0 || p.fetch_state == "none" {
+                if *id < 0 || p.fetch_state == "none" || !owned.contains(&(topic.clone(), *id)) {
                     continue;
                 }
                 // From what this consumer has read (engine and totals never commit, and offsets
@@ -95,7 +100,9 @@ impl ConsumerContext for StageContext {
                 let parts = partitions(tpl);
                 let mut lag = self.progress.lag.lock().unwrap_or_else(|e| e.into_inner());
                 let mut own = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+                let mut owned = self.owned.lock().unwrap_or_else(|e| e.into_inner());
                 for tp in &parts {
+                    owned.remove(tp);
                     own.remove(tp);
                     // Series of partitions no longer owned disappear.
                     lag.remove(tp);
@@ -110,7 +117,12 @@ impl ConsumerContext for StageContext {
     fn post_rebalance(&self, _c: &BaseConsumer<Self>, r: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = r {
             self.progress.rebalances_assign.fetch_add(1, Relaxed);
-            let _ = self.rebalances.send(Rebalanced::Assigned(partitions(tpl)));
+            let parts = partitions(tpl);
+            self.owned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(parts.iter().cloned());
+            let _ = self.rebalances.send(Rebalanced::Assigned(parts));
         }
     }
 }
@@ -144,6 +156,7 @@ impl KafkaInput {
                 progress: progress.clone(),
                 producer: producer.clone(),
                 positions: Mutex::new(HashMap::new()),
+                owned: Mutex::new(HashSet::new()),
             })?;
         consumer.subscribe(topics)?;
         Ok(KafkaInput {
