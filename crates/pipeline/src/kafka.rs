@@ -12,8 +12,16 @@ use std::time::Duration;
 
 /// A client configuration with the deployment's brokers and extra properties.
 pub fn client_config(cfg: &Config) -> ClientConfig {
+    configured(cfg, &[])
+}
+
+/// The brokers, then `defaults`, then `[kafka.properties]` (which override the defaults).
+fn configured(cfg: &Config, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.kafka.brokers);
+    for (k, v) in defaults {
+        c.set(*k, *v);
+    }
     for (k, v) in cfg.kafka.properties.iter() {
         c.set(k, v);
     }
@@ -176,18 +184,17 @@ pub fn probe(cfg: &Config, timeout: Duration) -> Result<usize, ConnectError> {
 /// linger up to 10 ms to fill batches of up to 1 MB; the local queue holds up to a million
 /// records, so a stage rarely waits for room). `[kafka.properties]` overrides any of them.
 fn producer_config(cfg: &Config) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &cfg.kafka.brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "10")
-        .set("batch.size", "1000000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("compression.type", "lz4")
-        .set("message.max.bytes", "10000000");
-    for (k, v) in cfg.kafka.properties.iter() {
-        c.set(k, v);
-    }
-    c
+    configured(
+        cfg,
+        &[
+            ("enable.idempotence", "true"),
+            ("linger.ms", "10"),
+            ("batch.size", "1000000"),
+            ("queue.buffering.max.messages", "1000000"),
+            ("compression.type", "lz4"),
+            ("message.max.bytes", "10000000"),
+        ],
+    )
 }
 
 /// govstream's producers. librdkafka's callbacks are served by the producer's own thread, so a
@@ -351,20 +358,21 @@ pub fn transactional_producer(
 /// Consumer settings shared by every stage: manual commits, earliest offsets, cooperative
 /// rebalancing, large fetches (the stages drain librdkafka's prefetch queue in batches), and
 /// with an instance id static membership (`group.instance.id` = `<id>-<stage>`): a restarted
-/// instance takes its partitions back without a rebalance of the group. The fetch sizes can be
-/// overridden in `[kafka.properties]`; group and commit settings cannot.
+/// instance takes its partitions back without a rebalance of the group. The fetch sizes, session
+/// timeout and heartbeat can be overridden in `[kafka.properties]`; the group id, commit,
+/// offset-reset and assignment settings cannot.
 pub fn consumer_config(cfg: &Config, stage: &str, instance_id: Option<&str>) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &cfg.kafka.brokers)
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "4194304")
-        .set("queued.min.messages", "200000")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .set("statistics.interval.ms", "5000");
-    for (k, v) in cfg.kafka.properties.iter() {
-        c.set(k, v);
-    }
+    let mut c = configured(
+        cfg,
+        &[
+            ("fetch.max.bytes", "52428800"),
+            ("max.partition.fetch.bytes", "4194304"),
+            ("queued.min.messages", "200000"),
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+            ("statistics.interval.ms", "5000"),
+        ],
+    );
     c.set("group.id", format!("{}-{stage}", cfg.kafka.group_prefix))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")

@@ -274,6 +274,21 @@ fn engine_stage(cfg: &Config, log: &MemoryLog, checkpoints: bool) -> EngineStage
     EngineStage::new(cfg, calendar(), log.partitions(&cfg.topics.partials), ck)
 }
 
+/// [`raw_log`] with its `n` records normalized (the normalize stage run to the end).
+fn normalized_log(cfg: &Config, n: u64) -> MemoryLog {
+    let log = raw_log(n);
+    let input = MemoryInput::new(&log, &Arc::new(Mutex::new(Offsets::new())));
+    input.assign_all(&RAW);
+    run_to_end(
+        &mut normalize_stage(cfg),
+        &input,
+        &mut MemoryOutbox::new(&log),
+        500,
+    )
+    .unwrap();
+    log
+}
+
 /// The JSON mirror's latest values, sorted.
 fn published_json(log: &MemoryLog, cfg: &Config) -> Vec<String> {
     use crate::driver::Compacted;
@@ -308,17 +323,7 @@ fn expected(log: &MemoryLog, cfg: &Config) -> Vec<String> {
 #[test]
 fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
     let cfg = config();
-    let log = raw_log(4_000);
-    let committed = Arc::new(Mutex::new(Offsets::new()));
-    let input = MemoryInput::new(&log, &committed);
-    input.assign_all(&RAW);
-    run_to_end(
-        &mut normalize_stage(&cfg),
-        &input,
-        &mut MemoryOutbox::new(&log),
-        500,
-    )
-    .unwrap();
+    let log = normalized_log(&cfg, 4_000);
 
     // Engine: stopped after 1,000 records, then a new owner restores its checkpoints.
     let normalized = [cfg.topics.normalized.as_str()];
@@ -385,17 +390,7 @@ fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
 #[test]
 fn an_engine_partition_revoked_mid_batch_is_rebuilt_by_its_next_owner() {
     let cfg = config();
-    let log = raw_log(3_000);
-    let committed = Arc::new(Mutex::new(Offsets::new()));
-    let input = MemoryInput::new(&log, &committed);
-    input.assign_all(&RAW);
-    run_to_end(
-        &mut normalize_stage(&cfg),
-        &input,
-        &mut MemoryOutbox::new(&log),
-        500,
-    )
-    .unwrap();
+    let log = normalized_log(&cfg, 3_000);
 
     let normalized = [cfg.topics.normalized.as_str()];
     let none = Arc::new(Mutex::new(Offsets::new()));
