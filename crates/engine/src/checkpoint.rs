@@ -14,6 +14,7 @@ use crate::case::{
 use crate::contrib::Family;
 use crate::intern::{Interner, Sym};
 use crate::store::Cell;
+use crate::totals::{DAYS, WATERMARKS};
 use crate::{Engine, Retention};
 use govstream_calendar::Calendar;
 use govstream_proto::v1 as pb;
@@ -487,6 +488,15 @@ impl EngineRestore {
         })?;
         match (&ch.header, self.chunks) {
             (Some(h), 0) => {
+                // Instants and days outside what any engine reports could overflow the date
+                // arithmetic of rendering or make it walk millennia of days (found by fuzzing).
+                if h.watermark_us.is_some_and(|w| !WATERMARKS.contains(&w))
+                    || h.source_watermarks
+                        .iter()
+                        .any(|w| !WATERMARKS.contains(&w.watermark_us))
+                {
+                    return Err(self.corrupt("a watermark out of range"));
+                }
                 let e = &mut self.engine;
                 e.watermark = h.watermark_us;
                 e.stats.applied = h.applied;
@@ -527,6 +537,9 @@ impl EngineRestore {
             cell.counters.copy_from_slice(&c.counters);
             cell.buckets.copy_from_slice(&c.buckets);
             cell.sum_us = ((c.sum_us_hi as i128) << 64) | c.sum_us_lo as i128;
+            if !DAYS.contains(&c.day) {
+                return Err(self.corrupt("a cell day out of range"));
+            }
             let key = (self.family(c.family)?, c.day, self.dims(&c.dims)?);
             if self.engine.store.cells.insert(key, cell).is_some() {
                 return Err(self.corrupt("a cell repeats"));
@@ -535,6 +548,9 @@ impl EngineRestore {
         for o in &ch.overdue {
             if o.days.len() != o.deltas.len() {
                 return Err(self.corrupt("overdue lists differ in length"));
+            }
+            if !o.days.iter().all(|d| DAYS.contains(d)) {
+                return Err(self.corrupt("an overdue day out of range"));
             }
             let steps: BTreeMap<i32, i64> = o
                 .days

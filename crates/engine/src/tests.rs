@@ -934,6 +934,14 @@ fn checkpoint_and_restore_round_trip() {
     let mut twice = chunks.clone();
     twice.push(chunks[1].clone());
     assert!(restore(&twice, None).is_err(), "a repeated chunk");
+    // A watermark no engine reports (the fuzzer's i64::MAX overflowed the date arithmetic of
+    // rendering) is refused, as are days out of range.
+    use prost::Message as _;
+    let mut header = pb::EngineChunk::decode(&chunks[0][..]).unwrap();
+    header.header.as_mut().unwrap().watermark_us = Some(i64::MAX);
+    let mut wild = chunks.clone();
+    wild[0] = header.encode_to_vec();
+    assert!(restore(&wild, None).is_err(), "a watermark out of range");
     // The previous format (a varint snapshot starting with its version byte 4) is refused.
     let mut legacy = vec![4u8, 0, 0, 0, 0, 0];
     legacy.extend_from_slice(b"\x05");

@@ -45,9 +45,9 @@ pub enum PartialError {
 // accepted range), deadlines can be centuries later, counts stay far below 2^40. The bounds are
 // generous; they keep every sum in i64 and the days rendered per key bounded.
 /// Local days (since 1970-01-01) of cells and overdue steps: 1970-01-01 ..= 9999-12-31.
-const DAYS: std::ops::RangeInclusive<i32> = 0..=2_932_896;
+pub(crate) const DAYS: std::ops::RangeInclusive<i32> = 0..=2_932_896;
 /// Watermarks, UTC microseconds: 1970-01-01 .. 2200-01-01.
-const WATERMARKS: std::ops::Range<i64> = 0..7_258_118_400_000_000;
+pub(crate) const WATERMARKS: std::ops::Range<i64> = 0..7_258_118_400_000_000;
 /// Largest counter, bucket count or overdue change (absolute value).
 const MAX_COUNT: i64 = 1 << 40;
 
