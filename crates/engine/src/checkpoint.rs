@@ -11,7 +11,7 @@ use crate::case::{
     AcceptA, Application, ApplicationMore, Case, Dims, DispatchA, Facts, OrderEvent, Pick,
     RegisterA, SubmitA, WorkOrder, WorkOrderMore,
 };
-use crate::contrib::Family;
+use crate::contrib::{Family, COUNTERS};
 use crate::intern::{Interner, Sym};
 use crate::store::Cell;
 use crate::totals::{DAYS, WATERMARKS};
@@ -206,7 +206,7 @@ pub(crate) fn cell_from_pb(c: &pb::CellState, symbols: u32) -> Option<(Family, i
         Ok(pb::Family::Hotline) => Family::Hotline,
         _ => return None,
     };
-    if c.counters.len() != 14
+    if c.counters.len() != COUNTERS
         || c.buckets.len() != crate::contrib::BUCKETS
         || c.dims.len() != 4
         || c.dims.iter().any(|d| *d >= symbols)
@@ -530,7 +530,7 @@ impl EngineRestore {
             }
         }
         for c in &ch.cells {
-            if c.counters.len() != 14 || c.buckets.len() != crate::contrib::BUCKETS {
+            if c.counters.len() != COUNTERS || c.buckets.len() != crate::contrib::BUCKETS {
                 return Err(self.corrupt("cell counter or bucket count"));
             }
             let mut cell = Cell::default();

@@ -42,6 +42,10 @@ pub mod hot {
 pub const BUCKET_BOUNDS: [f64; 9] = [0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0, 120.0];
 pub const BUCKETS: usize = 10;
 
+/// Counters of a cell, in the order of metrics.md's tables (`overdue_open` excluded): the
+/// larger family's count; the application family uses the first ten.
+pub const COUNTERS: usize = 14;
+
 /// The (non-cumulative) bucket of a duration in microseconds of working time.
 pub fn bucket_of(d_us: i64) -> usize {
     const HALF: i64 = MICROS_PER_DAY / 2;

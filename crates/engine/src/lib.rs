@@ -18,7 +18,9 @@ mod store;
 mod totals;
 
 pub use checkpoint::{CheckpointError, EngineRestore, CHECKPOINT_FORMAT};
-pub use contrib::{app as app_counter, hot as hotline_counter, Family, BUCKETS, BUCKET_BOUNDS};
+pub use contrib::{
+    app as app_counter, hot as hotline_counter, Family, BUCKETS, BUCKET_BOUNDS, COUNTERS,
+};
 pub use render::canonical_json;
 pub use totals::{PartialError, Totals, Update};
 

@@ -2,7 +2,7 @@
 //! functions, up to the watermark), MONTH sums, in the canonical order.
 
 use crate::case::Dims;
-use crate::contrib::{app, hot, Family, BUCKETS};
+use crate::contrib::{app, hot, Family, BUCKETS, COUNTERS};
 use crate::fasthash::FastMap;
 use crate::intern::{Interner, Sym};
 use crate::store::{Cell, Store};
@@ -28,7 +28,7 @@ fn month_end(mk: i32) -> i32 {
 }
 
 const ZERO: Cell = Cell {
-    counters: [0; 14],
+    counters: [0; COUNTERS],
     buckets: [0; BUCKETS],
     sum_us: 0,
 };

@@ -2,7 +2,7 @@
 //! MONTH records and `overdue_open` snapshots are derived when records are produced.
 
 use crate::case::Dims;
-use crate::contrib::{bucket_of, Family, Item, BUCKETS};
+use crate::contrib::{bucket_of, Family, Item, BUCKETS, COUNTERS};
 use crate::fasthash::FastMap;
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Cell {
     /// Counter values by index (`contrib::app` / `contrib::hot`); overdue is not kept here.
-    pub counters: [i64; 14],
+    pub counters: [i64; COUNTERS],
     /// Non-cumulative bucket counts.
     pub buckets: [i64; BUCKETS],
     /// Total duration, microseconds of working time (exact, so sums are order-independent).

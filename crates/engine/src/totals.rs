@@ -2,7 +2,7 @@
 //! aggregate records, publishing only what changed. Pure: partials in, updates out.
 
 use crate::case::Dims;
-use crate::contrib::{Family, BUCKETS};
+use crate::contrib::{Family, BUCKETS, COUNTERS};
 use crate::fasthash::FastMap;
 use crate::intern::Interner;
 use crate::output::{month_key, render, Only, MIN_DAY};
@@ -175,7 +175,7 @@ impl Totals {
                 *e = (*e).max(*w);
             }
             Some(pb::partial::Value::Cell(c)) => {
-                if c.counters.len() > 14 || c.buckets.len() != BUCKETS {
+                if c.counters.len() > COUNTERS || c.buckets.len() != BUCKETS {
                     return Err(PartialError::Shape(c.counters.len(), c.buckets.len()));
                 }
                 if !DAYS.contains(&c.day) {
@@ -387,8 +387,8 @@ impl Totals {
 
     /// Counter totals over all windows and keys, per family (application, hotline), in the
     /// order of metrics.md's tables (overdue excluded).
-    pub fn family_totals(&self) -> [[i64; 14]; 2] {
-        let mut out = [[0i64; 14]; 2];
+    pub fn family_totals(&self) -> [[i64; COUNTERS]; 2] {
+        let mut out = [[0i64; COUNTERS]; 2];
         for ((fam, _, _), c) in &self.sum.cells {
             for (t, v) in out[*fam as usize].iter_mut().zip(c.counters) {
                 *t += v;
@@ -402,7 +402,7 @@ impl Totals {
     /// duration sum in microseconds. For exporting metrics.
     pub fn for_each_cell(
         &self,
-        mut f: impl FnMut(Family, i32, [&str; 4], &[i64; 14], &[i64; BUCKETS], i128),
+        mut f: impl FnMut(Family, i32, [&str; 4], &[i64; COUNTERS], &[i64; BUCKETS], i128),
     ) {
         for ((fam, day, dims), c) in &self.sum.cells {
             let d = [
@@ -546,7 +546,7 @@ mod tests {
             )),
             Err(PartialError::Range("overdue change"))
         );
-        assert_eq!(t.family_totals(), [[0; 14]; 2]);
+        assert_eq!(t.family_totals(), [[0; COUNTERS]; 2]);
         // What engines do publish still goes through.
         assert_eq!(t.apply(&cell(0, DAY_2020, 3)), Ok(()));
         assert_eq!(t.apply(&cell(1, DAY_2020, 1 << 40)), Ok(()));

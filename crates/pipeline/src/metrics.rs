@@ -10,7 +10,7 @@
 
 use crate::progress::Progress;
 use govstream_engine::{
-    app_counter as app, hotline_counter as hot, Family, Totals, BUCKETS, BUCKET_BOUNDS,
+    app_counter as app, hotline_counter as hot, Family, Totals, BUCKETS, BUCKET_BOUNDS, COUNTERS,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -77,11 +77,11 @@ type Labels = Vec<String>;
 /// Timeliness figures of one instance's totals partitions, projected on the configured labels.
 #[derive(Clone, Debug, Default)]
 pub struct TimelinessSnapshot {
-    pub counters: [BTreeMap<Labels, [i64; 14]>; 2],
+    pub counters: [BTreeMap<Labels, [i64; COUNTERS]>; 2],
     pub histograms: [BTreeMap<Labels, ([i64; BUCKETS], i128)>; 2],
     pub overdue: [BTreeMap<Labels, i64>; 2],
     /// (region, "day" | "month") → counters of the current day / month.
-    pub current: [BTreeMap<(String, &'static str), [i64; 14]>; 2],
+    pub current: [BTreeMap<(String, &'static str), [i64; COUNTERS]>; 2],
 }
 
 /// Shared between the totals stage (writer) and the HTTP endpoint (reader).
@@ -121,7 +121,7 @@ impl Timeliness {
                     }
                     series.insert((f, l.clone()));
                 }
-                let c = s.counters[f].entry(l.clone()).or_insert([0; 14]);
+                let c = s.counters[f].entry(l.clone()).or_insert([0; COUNTERS]);
                 add_to(c, counters);
                 let h = s.histograms[f].entry(l).or_insert(([0; BUCKETS], 0));
                 add_to(&mut h.0, buckets);
@@ -130,7 +130,7 @@ impl Timeliness {
                     let mut add = |window: &'static str| {
                         let e = s.current[f]
                             .entry((d[0].to_owned(), window))
-                            .or_insert([0; 14]);
+                            .or_insert([0; COUNTERS]);
                         add_to(e, counters);
                     };
                     if day == w {
@@ -166,7 +166,7 @@ fn add_to(to: &mut [i64], from: &[i64]) {
 }
 
 /// A rate gauge: name, family index and how to compute it from a family's counters.
-type RatioDef = (&'static str, usize, fn(&[i64; 14]) -> Option<f64>);
+type RatioDef = (&'static str, usize, fn(&[i64; COUNTERS]) -> Option<f64>);
 
 fn label_str(names: &[(&str, usize)], values: &[String], extra: Option<(&str, &str)>) -> String {
     let mut out = String::from("{");

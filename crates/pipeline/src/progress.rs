@@ -1,6 +1,7 @@
 //! Live counters shared by the stages: what the terminal summary, `--idle-exit` and the
 //! metrics endpoint read. Plain atomics; no locks on the hot path except per-source maps.
 
+use govstream_engine::COUNTERS;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -56,7 +57,7 @@ pub struct Progress {
     pub calendar_fallbacks: AtomicU64,
     /// Counter totals over all windows per family, from the totals stage (applications,
     /// hotline; metrics.md order), summed over this instance's totals partitions.
-    pub family_totals: Mutex<[[i64; 14]; 2]>,
+    pub family_totals: Mutex<[[i64; COUNTERS]; 2]>,
     /// Consumer lag of every partition this instance owns, from librdkafka statistics.
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
     /// Approximate bytes of engine state.
@@ -114,7 +115,7 @@ impl Default for Progress {
             checkpoint_last_us: AtomicU64::new(0),
             checkpoint_restores: Mutex::new(BTreeMap::new()),
             calendar_fallbacks: AtomicU64::new(0),
-            family_totals: Mutex::new([[0; 14]; 2]),
+            family_totals: Mutex::new([[0; COUNTERS]; 2]),
             lag: Mutex::new(BTreeMap::new()),
             engine_bytes: AtomicU64::new(0),
             commits_ok: AtomicU64::new(0),

@@ -10,7 +10,7 @@ use crate::driver::{
 use crate::metrics::{LabelSet, Timeliness};
 use crate::progress::Progress;
 use govstream_engine::keys::{aggregate_key_from_json, aggregate_key_json};
-use govstream_engine::{canonical_json, Totals, Update};
+use govstream_engine::{canonical_json, Totals, Update, COUNTERS};
 use govstream_proto::v1 as pb;
 use prost::Message as _;
 use std::collections::{BTreeMap, HashSet};
@@ -273,7 +273,7 @@ impl Stage for TotalsStage {
         let every = Duration::from_secs(if end.caught_up { 2 } else { 10 });
         if self.changed && (self.last_snapshot.elapsed() >= every || end.stopping) {
             self.timeliness.update(self.totals.values(), &self.labels);
-            let mut sums = [[0i64; 14]; 2];
+            let mut sums = [[0i64; COUNTERS]; 2];
             for t in self.totals.values() {
                 for (a, b) in sums.iter_mut().zip(t.family_totals().iter()) {
                     for (x, y) in a.iter_mut().zip(b) {
