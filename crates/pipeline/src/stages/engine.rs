@@ -13,7 +13,9 @@ use crate::progress::{Progress, SourceCounts};
 use govstream_calendar::Calendar;
 use govstream_engine::keys::{partial_key, partial_targets};
 use govstream_engine::{Applied, Engine, Retention};
-use govstream_normalize::lineage::Origin;
+use govstream_normalize::lineage::{
+    dead_letter, Origin, ORIGIN_HEADER, REASON_HEADER, SOURCE_HEADER,
+};
 use govstream_proto::v1 as pb;
 use prost::Message as _;
 use std::collections::BTreeMap;
@@ -145,18 +147,7 @@ pub(crate) fn retired_envelope(
         partition: -1,
         offset: -1,
     });
-    pb::Rejection {
-        reason: rej.reason.to_proto() as i32,
-        reason_code: rej.reason.code().to_owned(),
-        detail: rej.detail,
-        source: ev.source.clone(),
-        topic: at.topic.to_owned(),
-        partition: at.partition,
-        offset: at.offset,
-        original: normalized.to_vec(),
-        original_size: normalized.len() as u64,
-        original_truncated: false,
-    }
+    dead_letter(&rej, &ev.source, &at, normalized, usize::MAX)
 }
 
 impl Stage for EngineStage {
@@ -232,7 +223,7 @@ impl Stage for EngineStage {
             Applied::Ignored => {}
             Applied::Retired => {
                 let origin = rec
-                    .header("govstream-origin")
+                    .header(ORIGIN_HEADER)
                     .and_then(|v| std::str::from_utf8(v).ok())
                     .unwrap_or("");
                 let env = retired_envelope(&ev, origin, rec.payload);
@@ -244,9 +235,9 @@ impl Stage for EngineStage {
                     key: origin.as_bytes(),
                     value: Some(&self.value),
                     headers: &[
-                        ("govstream-source", ev.source.as_bytes()),
-                        ("govstream-origin", origin.as_bytes()),
-                        ("govstream-reason", b"retired_case"),
+                        (SOURCE_HEADER, ev.source.as_bytes()),
+                        (ORIGIN_HEADER, origin.as_bytes()),
+                        (REASON_HEADER, b"retired_case"),
                     ],
                 })?;
                 self.count(&ev.source).retired += 1;

@@ -6,9 +6,10 @@
 use crate::config::Config;
 use crate::driver::{BatchEnd, InRecord, OutRecord, Outbox, Stage, StageError, TopicPartition};
 use crate::progress::{Progress, SourceCounts};
-use govstream_normalize::lineage::{event_key, Origin};
+use govstream_normalize::lineage::{
+    dead_letter, event_key, Origin, ORIGIN_HEADER, REASON_HEADER, SOURCE_HEADER,
+};
 use govstream_normalize::CompiledSource;
-use govstream_proto::v1 as pb;
 use prost::Message as _;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -81,18 +82,15 @@ impl Stage for NormalizeStage {
         let counts = &mut self.counts[i];
         counts.consumed += 1;
         self.origin.clear();
-        let _ = write!(
-            self.origin,
-            "{}",
-            Origin {
-                topic: rec.topic,
-                partition: rec.partition,
-                offset: rec.offset,
-            }
-        );
+        let at = Origin {
+            topic: rec.topic,
+            partition: rec.partition,
+            offset: rec.offset,
+        };
+        let _ = write!(self.origin, "{at}");
         let lineage = [
-            ("govstream-source", src.name().as_bytes()),
-            ("govstream-origin", self.origin.as_bytes()),
+            (SOURCE_HEADER, src.name().as_bytes()),
+            (ORIGIN_HEADER, self.origin.as_bytes()),
         ];
         self.value.clear();
         match src.normalize(rec.payload) {
@@ -110,20 +108,14 @@ impl Stage for NormalizeStage {
                 counts.normalized += 1;
             }
             Err(rej) => {
-                let keep = rec.payload.len().min(self.dlq_original_max_bytes);
-                let env = pb::Rejection {
-                    reason: rej.reason.to_proto() as i32,
-                    reason_code: rej.reason.code().to_owned(),
-                    detail: rej.detail.clone(),
-                    source: src.name().to_owned(),
-                    topic: rec.topic.to_owned(),
-                    partition: rec.partition,
-                    offset: rec.offset,
-                    original: rec.payload[..keep].to_vec(),
-                    original_size: rec.payload.len() as u64,
-                    original_truncated: keep < rec.payload.len(),
-                };
-                env.encode_raw(&mut self.value);
+                dead_letter(
+                    &rej,
+                    src.name(),
+                    &at,
+                    rec.payload,
+                    self.dlq_original_max_bytes,
+                )
+                .encode_raw(&mut self.value);
                 out.send(OutRecord {
                     topic: &self.dead_letter,
                     partition: None,
@@ -132,7 +124,7 @@ impl Stage for NormalizeStage {
                     headers: &[
                         lineage[0],
                         lineage[1],
-                        ("govstream-reason", rej.reason.code().as_bytes()),
+                        (REASON_HEADER, rej.reason.code().as_bytes()),
                     ],
                 })?;
                 *counts.rejected.entry(rej.reason.code()).or_default() += 1;
