@@ -1,7 +1,7 @@
 //! `govstream inspect`: read a govstream topic and print its records as JSON.
 
 use anyhow::{bail, Context, Result};
-use govstream_engine::canonical_json;
+use govstream_engine::{canonical_json, Family};
 use govstream_proto::v1 as pb;
 use prost::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -136,21 +136,11 @@ pub fn run(a: Args) -> Result<()> {
 
 fn sort_key(line: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-    let d3 = if v["family"] == "hotline" {
-        "category"
-    } else {
-        "item"
-    };
-    [
-        "family",
-        "granularity",
-        "window",
-        "region",
-        "dept",
-        d3,
-        "channel",
-    ]
-    .iter()
-    .map(|k| v[*k].as_str().unwrap_or_default().to_owned())
-    .collect()
+    let family = v["family"].as_str().and_then(Family::from_name);
+    let dims = family.unwrap_or(Family::Application).dimension_names();
+    ["family", "granularity", "window"]
+        .into_iter()
+        .chain(dims)
+        .map(|k| v[k].as_str().unwrap_or_default().to_owned())
+        .collect()
 }

@@ -1,5 +1,7 @@
 //! The live summary on the terminal: progress, rates, and the current timeliness rates.
 
+use govstream_engine::schema::{self, app, hot, Family};
+use govstream_engine::COUNTERS;
 use govstream_pipeline::Progress;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -9,11 +11,11 @@ pub struct Status {
     handle: Option<tokio::task::JoinHandle<()>>,
 }
 
-fn pct(n: i64, d: i64) -> String {
-    if d <= 0 {
-        "  -  ".to_owned()
-    } else {
-        format!("{:5.1}%", 100.0 * n as f64 / d as f64)
+/// A rate of `totals` (per family, metrics.md order) as a percentage, "-" without cases.
+fn pct(totals: &[[i64; COUNTERS]; 2], family: Family, rate: &str) -> String {
+    match schema::rate(family, rate).value(&totals[family.index()]) {
+        None => "  -  ".to_owned(),
+        Some(v) => format!("{:5.1}%", 100.0 * v),
     }
 }
 
@@ -29,9 +31,6 @@ fn line(p: &Progress, elapsed: f64, last: &mut (u64, f64)) -> String {
     let rate = (consumed - last.0) as f64 / (elapsed - last.1).max(1e-3);
     *last = (consumed, elapsed);
     let t = *p.family_totals.lock().unwrap_or_else(|e| e.into_inner());
-    let (app, hot) = (t[0], t[1]);
-    // application: completed 2, on_time 3, at_most_one_trip 4, zero_trip 5
-    // hotline: closed 7, closed_on_time 8, callbacks 9, satisfied 10, unreachable 11
     let wm = p
         .watermark()
         .map(|w| govstream_calendar::civil::format_rfc3339(w, 8 * 3600)[..16].to_owned())
@@ -40,11 +39,11 @@ fn line(p: &Progress, elapsed: f64, last: &mut (u64, f64)) -> String {
         "{elapsed:6.1}s consumed {consumed:>9} ({rate:>8.0}/s) normalized {normalized:>9} rejected {rejected:>6} dup {dups:>6} | cases {:>8} aggregates {:>8} | wm {wm} | one-trip {} online {} on-time {} | hotline on-time {} satisfied {}",
         p.engine_cases.load(Relaxed),
         p.aggregates_published.load(Relaxed),
-        pct(app[4], app[2]),
-        pct(app[5], app[2]),
-        pct(app[3], app[2]),
-        pct(hot[8], hot[7]),
-        pct(hot[10], hot[9] - hot[11]),
+        pct(&t, Family::Application, "at_most_one_trip"),
+        pct(&t, Family::Application, "zero_trip"),
+        pct(&t, Family::Application, "on_time"),
+        pct(&t, Family::Hotline, "closed_on_time"),
+        pct(&t, Family::Hotline, "satisfaction"),
     )
 }
 
@@ -98,12 +97,12 @@ impl Status {
             p.events_applied.load(Relaxed),
             p.engine_cases.load(Relaxed),
             p.aggregates_published.load(Relaxed),
-            t[0][2],
-            pct(t[0][4], t[0][2]).trim(),
-            pct(t[0][5], t[0][2]).trim(),
-            pct(t[0][3], t[0][2]).trim(),
-            t[1][7],
-            pct(t[1][8], t[1][7]).trim(),
+            t[0][app::COMPLETED as usize],
+            pct(&t, Family::Application, "at_most_one_trip").trim(),
+            pct(&t, Family::Application, "zero_trip").trim(),
+            pct(&t, Family::Application, "on_time").trim(),
+            t[1][hot::CLOSED as usize],
+            pct(&t, Family::Hotline, "closed_on_time").trim(),
         );
         let restores = p
             .checkpoint_restores

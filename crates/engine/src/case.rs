@@ -52,8 +52,7 @@ pub fn max_opt(slot: &mut Option<i64>, at: i64) {
     *slot = Some(slot.map_or(at, |x| x.max(at)));
 }
 
-/// Dimension values a record carries: region, dept, item (or category), channel.
-pub type Dims = [Sym; 4];
+pub use crate::schema::Dims;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitA {
@@ -221,6 +220,6 @@ impl Case {
 }
 
 /// Packs a record-id hash and a content fingerprint into one `seen` entry.
-pub fn seen_entry(rid_hash: u64, fingerprint: u32) -> u64 {
-    (rid_hash & !0xffff) | (fingerprint as u64 & 0xffff)
+pub fn seen_entry(rid_hash: u64, fingerprint: u64) -> u64 {
+    (rid_hash & !0xffff) | (fingerprint & 0xffff)
 }

@@ -11,8 +11,8 @@ use crate::case::{
     AcceptA, Application, ApplicationMore, Case, Dims, DispatchA, Facts, OrderEvent, Pick,
     RegisterA, SubmitA, WorkOrder, WorkOrderMore,
 };
-use crate::contrib::{Family, COUNTERS};
 use crate::intern::{Interner, Sym};
+use crate::schema::{Family, COUNTERS};
 use crate::store::Cell;
 use crate::totals::{DAYS, WATERMARKS};
 use crate::{Engine, Retention};
@@ -22,8 +22,11 @@ use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The chunk format this build writes and reads (`CheckpointManifest.format`).
-pub const CHECKPOINT_FORMAT: u32 = 1;
+/// The chunk format this build writes and reads (`CheckpointManifest.format`). 2: a case's
+/// `seen` entries carry the low bits of `event_fingerprint` (the hash of the canonical
+/// encoding); format 1 held a hash of selected fields, so its entries would call a repeated
+/// copy a conflict.
+pub const CHECKPOINT_FORMAT: u32 = 2;
 
 /// Why a checkpoint could not be restored.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -62,7 +65,7 @@ impl Chunker<'_> {
 }
 
 fn dims_pb(d: &Dims) -> Vec<u32> {
-    d.iter().map(|s| s.0).collect()
+    d.parts().iter().map(|s| s.0).collect()
 }
 
 fn family_pb(f: Family) -> i32 {
@@ -192,9 +195,11 @@ pub(crate) fn step_pb(fam: Family, dims: &Dims, day: i32, delta: i64) -> pb::Ove
 
 pub(crate) fn step_from_pb(s: &pb::OverdueState, symbols: u32) -> Option<(i32, Dims, i64)> {
     match (s.days.as_slice(), s.deltas.as_slice(), s.dims.as_slice()) {
-        ([day], [delta], [a, b, c, d]) if [a, b, c, d].iter().all(|x| **x < symbols) => {
-            Some((*day, [Sym(*a), Sym(*b), Sym(*c), Sym(*d)], *delta))
-        }
+        ([day], [delta], [a, b, c, d]) if [a, b, c, d].iter().all(|x| **x < symbols) => Some((
+            *day,
+            Dims::from_parts([Sym(*a), Sym(*b), Sym(*c), Sym(*d)]),
+            *delta,
+        )),
         _ => None,
     }
 }
@@ -217,12 +222,12 @@ pub(crate) fn cell_from_pb(c: &pb::CellState, symbols: u32) -> Option<(Family, i
     cell.counters.copy_from_slice(&c.counters);
     cell.buckets.copy_from_slice(&c.buckets);
     cell.sum_us = ((c.sum_us_hi as i128) << 64) | c.sum_us_lo as i128;
-    let dims = [
+    let dims = Dims::from_parts([
         Sym(c.dims[0]),
         Sym(c.dims[1]),
         Sym(c.dims[2]),
         Sym(c.dims[3]),
-    ];
+    ]);
     Some((family, c.day, dims, cell))
 }
 
@@ -350,12 +355,12 @@ impl EngineRestore {
         if v.len() != 4 {
             return Err(self.corrupt("dimensions are not four symbols"));
         }
-        Ok([
+        Ok(Dims::from_parts([
             self.sym(v[0])?,
             self.sym(v[1])?,
             self.sym(v[2])?,
             self.sym(v[3])?,
-        ])
+        ]))
     }
 
     fn family(&self, v: i32) -> Res<Family> {

@@ -4,47 +4,15 @@
 //! The engine retracts a case's old contribution and adds the new one whenever a record of the
 //! case arrives, so late and out-of-order records are folded in exactly.
 
-use crate::case::{Application, Dims, OrderEvent, WorkOrder};
+use crate::case::{Application, OrderEvent, WorkOrder};
 use crate::intern::Sym;
+use crate::schema::{app, hot, Dims};
 use govstream_calendar::civil::MICROS_PER_DAY;
 use govstream_calendar::{Calendar, LimitUnit, RegionCalendar};
-
-/// Counter indices, in the order of metrics.md's tables.
-pub mod app {
-    pub const SUBMITTED: u8 = 0;
-    pub const ACCEPTED: u8 = 1;
-    pub const COMPLETED: u8 = 2;
-    pub const ON_TIME: u8 = 3;
-    pub const AT_MOST_ONE_TRIP: u8 = 4;
-    pub const ZERO_TRIP: u8 = 5;
-    pub const WITHDRAWN: u8 = 6;
-    pub const REVIEWS: u8 = 7;
-    pub const BAD_REVIEWS: u8 = 8;
-}
-
-pub mod hot {
-    pub const RECEIVED: u8 = 0;
-    pub const ANSWERED_DIRECTLY: u8 = 1;
-    pub const DISPATCHED: u8 = 2;
-    pub const SIGNED: u8 = 3;
-    pub const SIGNED_ON_TIME: u8 = 4;
-    pub const RETURNED: u8 = 5;
-    pub const URGED: u8 = 6;
-    pub const CLOSED: u8 = 7;
-    pub const CLOSED_ON_TIME: u8 = 8;
-    pub const CALLBACKS: u8 = 9;
-    pub const SATISFIED: u8 = 10;
-    pub const UNREACHABLE: u8 = 11;
-    pub const REOPENED: u8 = 12;
-}
 
 /// Histogram bucket upper bounds in working days (the last is +Inf).
 pub const BUCKET_BOUNDS: [f64; 9] = [0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0, 120.0];
 pub const BUCKETS: usize = 10;
-
-/// Counters of a cell, in the order of metrics.md's tables (`overdue_open` excluded): the
-/// larger family's count; the application family uses the first ten.
-pub const COUNTERS: usize = 14;
 
 /// The (non-cumulative) bucket of a duration in microseconds of working time.
 pub fn bucket_of(d_us: i64) -> usize {
@@ -61,12 +29,6 @@ pub fn bucket_of(d_us: i64) -> usize {
         120 * MICROS_PER_DAY,
     ];
     bounds_us.iter().position(|&b| d_us <= b).unwrap_or(9)
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    Application = 0,
-    Hotline = 1,
 }
 
 /// One piece of a case's contribution.
@@ -122,12 +84,15 @@ fn suspensions(steps: &[(i64, bool)]) -> (Vec<(i64, i64)>, Option<i64>) {
 /// The resolved dimensions of an application: per component, the acceptance's, else the
 /// submission's, else another record's.
 pub fn application_dims(a: &Application) -> Dims {
+    let accept = a.accept.as_ref().map(|p| p.a.dims.parts());
+    let submit = a.submit.as_ref().map(|p| p.a.dims.parts());
+    let other = a.more().other.as_ref().map(|p| p.a.parts());
     let mut out = [Sym::EMPTY; 4];
     for (i, o) in out.iter_mut().enumerate() {
         let candidates = [
-            a.accept.as_ref().map(|p| p.a.dims[i]),
-            a.submit.as_ref().map(|p| p.a.dims[i]),
-            a.more().other.as_ref().map(|p| p.a[i]),
+            accept.map(|d| d[i]),
+            submit.map(|d| d[i]),
+            other.map(|d| d[i]),
         ];
         *o = candidates
             .into_iter()
@@ -135,7 +100,7 @@ pub fn application_dims(a: &Application) -> Dims {
             .find(|s| *s != Sym::EMPTY)
             .unwrap_or(Sym::EMPTY);
     }
-    out
+    Dims::from_parts(out)
 }
 
 /// Pushes +1 on a counter in the DAY window of an instant, for one case's dimensions.
@@ -150,7 +115,7 @@ fn counter(rc: &RegionCalendar, dims: Dims) -> impl Fn(&mut Vec<Item>, i64, u8) 
 }
 
 /// An application's contribution; `dims` are its resolved dimensions ([`application_dims`]) and
-/// `region` the string of `dims[0]`, which selects the calendar.
+/// `region` the string of `dims.region`, which selects the calendar.
 pub fn application(a: &Application, cal: &Calendar, dims: Dims, region: &str, out: &mut Vec<Item>) {
     let rc = cal.for_region(region);
     let count = counter(rc, dims);
@@ -240,7 +205,7 @@ pub fn application(a: &Application, cal: &Calendar, dims: Dims, region: &str, ou
     }
 }
 
-/// A work order's contribution; `region` is the string of `dims[0]`, which selects the calendar.
+/// A work order's contribution; `region` is the string of `dims.region`, which selects the calendar.
 pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, region: &str, out: &mut Vec<Item>) {
     let rc = cal.for_region(region);
     let count = counter(rc, dims);

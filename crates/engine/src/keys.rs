@@ -3,25 +3,23 @@
 //! Kafka edge only moves bytes and every harness (Kafka, the in-memory test driver) places
 //! records the same way.
 
+use crate::schema::{self, Family};
 use govstream_proto::v1 as pb;
 
 /// Partition of the partials topic for a (family, dimensions) key: a stable hash (FNV-1a with
 /// a separator after each part), so that all partials of a key meet in one totals partition.
 pub fn partials_partition(key: &pb::PartialKey, partitions: i32) -> i32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    use std::hash::Hasher;
+    let mut h = govstream_proto::hash::StableHasher::default();
     let mut eat = |b: &[u8]| {
-        for &x in b {
-            h ^= x as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h.write(b);
+        h.write(&[0xff]);
     };
     eat(&key.family.to_le_bytes());
     for d in &key.dims {
         eat(d.as_bytes());
     }
-    (h % partitions.max(1) as u64) as i32
+    (h.finish() % partitions.max(1) as u64) as i32
 }
 
 /// The partitions of the partials topic a partial goes to: its key's one, or every partition
@@ -63,36 +61,36 @@ pub fn partial_key(p: &pb::Partial) -> Vec<u8> {
 /// alphabetical order (as `serde_json` writes an object), strings escaped as JSON requires.
 pub fn aggregate_key_json(k: &pb::AggregateKey) -> String {
     use crate::render::push_str;
-    let hotline = k.family() == pb::Family::Hotline;
+    let (family, dims) = schema::key_dimensions(k);
     let gran = if k.granularity() == pb::Granularity::Month {
         "MONTH"
     } else {
         "DAY"
     };
+    let mut fields: [(&str, &str); 7] = [
+        ("family", family.name()),
+        ("granularity", gran),
+        ("window", &k.window),
+        ("", ""),
+        ("", ""),
+        ("", ""),
+        ("", ""),
+    ];
+    for (f, (name, value)) in fields[3..]
+        .iter_mut()
+        .zip(family.dimension_names().into_iter().zip(dims))
+    {
+        *f = (name, value);
+    }
+    fields.sort_unstable_by_key(|(name, _)| *name);
     let mut out = String::with_capacity(160);
-    let field = |out: &mut String, name: &str, value: &str| {
+    for (name, value) in fields {
         out.push(if out.is_empty() { '{' } else { ',' });
         out.push('"');
         out.push_str(name);
         out.push_str("\":");
-        push_str(out, value);
-    };
-    if hotline {
-        field(&mut out, "category", &k.category);
+        push_str(&mut out, value);
     }
-    field(&mut out, "channel", &k.channel);
-    field(&mut out, "dept", &k.dept);
-    field(
-        &mut out,
-        "family",
-        if hotline { "hotline" } else { "application" },
-    );
-    field(&mut out, "granularity", gran);
-    if !hotline {
-        field(&mut out, "item", &k.item);
-    }
-    field(&mut out, "region", &k.region);
-    field(&mut out, "window", &k.window);
     out.push('}');
     out
 }
@@ -101,29 +99,20 @@ pub fn aggregate_key_json(k: &pb::AggregateKey) -> String {
 pub fn aggregate_key_from_json(text: &str) -> Option<pb::AggregateKey> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    let hotline = s("family")? == "hotline";
-    Some(pb::AggregateKey {
-        family: if hotline {
-            pb::Family::Hotline
-        } else {
-            pb::Family::Application
-        } as i32,
-        granularity: if s("granularity")? == "MONTH" {
-            pb::Granularity::Month
-        } else {
-            pb::Granularity::Day
-        } as i32,
-        window: s("window")?,
-        region: s("region")?,
-        dept: s("dept")?,
-        item: if hotline { String::new() } else { s("item")? },
-        category: if hotline {
-            s("category")?
-        } else {
-            String::new()
-        },
-        channel: s("channel")?,
-    })
+    let family = Family::from_name(&s("family")?)?;
+    let granularity = if s("granularity")? == "MONTH" {
+        pb::Granularity::Month
+    } else {
+        pb::Granularity::Day
+    };
+    let [a, b, c, d] = family.dimension_names();
+    let dims = [s(a)?, s(b)?, s(c)?, s(d)?];
+    Some(schema::aggregate_key(
+        family,
+        granularity,
+        s("window")?,
+        dims,
+    ))
 }
 
 #[cfg(test)]

@@ -14,14 +14,14 @@ mod intern;
 pub mod keys;
 mod output;
 pub mod render;
+pub mod schema;
 mod store;
 mod totals;
 
 pub use checkpoint::{CheckpointError, EngineRestore, CHECKPOINT_FORMAT};
-pub use contrib::{
-    app as app_counter, hot as hotline_counter, Family, BUCKETS, BUCKET_BOUNDS, COUNTERS,
-};
+pub use contrib::{BUCKETS, BUCKET_BOUNDS};
 pub use render::canonical_json;
+pub use schema::{Family, COUNTERS};
 pub use totals::{PartialError, Totals, Update};
 
 use case::{
@@ -140,16 +140,6 @@ pub struct Engine {
     retired: FastMap<u128, (Sym, i64)>,
     /// Source watermarks at the last sweep.
     swept_at: FastMap<Sym, i64>,
-}
-
-/// A stable 64-bit hash (FNV-1a): the same in every process, so snapshots stay valid.
-pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 fn enum_name(full: &str, prefix: &str) -> String {
@@ -370,7 +360,7 @@ impl Engine {
         let t = ev.event_time_us;
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
         let rid = rid_hash(&ev.record_id);
-        let fp = content_fingerprint(ev);
+        let fp = govstream_proto::hash::event_fingerprint(ev);
         let kind = ev.case_kind();
         let is_app = match kind {
             pb::CaseKind::Application => true,
@@ -414,7 +404,12 @@ impl Engine {
             self.sym_12345,
             &mut self.old,
         );
-        let dims_app: Dims = [region, dept, item, channel];
+        let dims_app = Dims {
+            region,
+            dept,
+            subject: item,
+            channel,
+        };
         let changed = match &mut case.facts {
             Facts::Application(a) if is_app => fold_application(a, ev, dims_app),
             Facts::WorkOrder(o) if !is_app => {
@@ -474,11 +469,8 @@ impl Engine {
         };
         let mut out = Vec::with_capacity(dirty.cells.len() + dirty.overdue.len() + 1);
         let key = |fam: Family, dims: &Dims, i: &Interner| pb::PartialKey {
-            family: match fam {
-                Family::Application => pb::Family::Application as i32,
-                Family::Hotline => pb::Family::Hotline as i32,
-            },
-            dims: dims.iter().map(|s| i.get(*s).to_owned()).collect(),
+            family: fam.to_pb() as i32,
+            dims: dims.parts().iter().map(|s| i.get(*s).to_owned()).collect(),
         };
         let mut cells: Vec<_> = dirty.cells.into_iter().collect();
         cells.sort_unstable();
@@ -596,23 +588,17 @@ impl Engine {
             inner: &'a mut dyn Spilled,
             symbols: u32,
         }
-        fn pb_family(fam: Family) -> pb::Family {
-            match fam {
-                Family::Application => pb::Family::Application,
-                Family::Hotline => pb::Family::Hotline,
-            }
-        }
         impl output::SpillSource for Back<'_> {
             fn next_cell(&mut self, fam: Family) -> Option<(i32, Dims, store::Cell)> {
-                let c = self.inner.next_cell(pb_family(fam))?;
+                let c = self.inner.next_cell(fam.to_pb())?;
                 checkpoint::cell_from_pb(&c, self.symbols).map(|(_, d, dims, cell)| (d, dims, cell))
             }
             fn next_step(&mut self, fam: Family) -> Option<(i32, Dims, i64)> {
-                let s = self.inner.next_step(pb_family(fam))?;
+                let s = self.inner.next_step(fam.to_pb())?;
                 checkpoint::step_from_pb(&s, self.symbols)
             }
             fn rewind(&mut self, fam: Family) {
-                self.inner.rewind(pb_family(fam))
+                self.inner.rewind(fam.to_pb())
             }
         }
         let mut back = Back {
@@ -662,44 +648,6 @@ fn cancel_common(old: &mut Vec<Item>, new: &mut Vec<Item>) {
     }
 }
 
-/// A fingerprint of everything an event says (to tell an identical copy from a conflicting
-/// one), without encoding it.
-fn content_fingerprint(ev: &pb::CaseEvent) -> u32 {
-    use std::hash::{Hash, Hasher};
-    let mut h = fasthash::FastHasher::default();
-    (
-        &ev.source,
-        &ev.case_id,
-        ev.case_kind,
-        ev.stage,
-        ev.event_time_us,
-        ev.utc_offset_s,
-        &ev.region,
-        &ev.department,
-        &ev.service_item,
-        ev.category,
-        ev.channel,
-    )
-        .hash(&mut h);
-    (
-        ev.limit.as_ref().map(|l| (l.value, l.unit)),
-        ev.legal_days,
-        ev.item_type,
-        ev.sign_limit_hours,
-        ev.extra_days,
-        ev.step_type,
-        ev.onsite,
-        ev.result,
-        ev.delivery,
-        ev.evaluation_level,
-        ev.satisfaction,
-        &ev.caller_pseudonym,
-    )
-        .hash(&mut h);
-    let x = h.finish();
-    (x ^ (x >> 32)) as u32
-}
-
 /// The contribution of a case, from its facts.
 fn contribution(
     f: &Facts,
@@ -711,17 +659,17 @@ fn contribution(
     match f {
         Facts::Application(a) => {
             let dims = contrib::application_dims(a);
-            contrib::application(a, cal, dims, interner.get(dims[0]), out)
+            contrib::application(a, cal, dims, interner.get(dims.region), out)
         }
         Facts::WorkOrder(o) => {
             let reg = o.register.as_ref();
-            let dims = [
-                reg.map_or(Sym::EMPTY, |r| r.a.region),
-                o.last_dispatch.as_ref().map_or(sym_12345, |d| d.a),
-                reg.map_or(Sym::EMPTY, |r| r.a.category),
-                reg.map_or(Sym::EMPTY, |r| r.a.channel),
-            ];
-            contrib::work_order(o, cal, dims, interner.get(dims[0]), out)
+            let dims = Dims {
+                region: reg.map_or(Sym::EMPTY, |r| r.a.region),
+                dept: o.last_dispatch.as_ref().map_or(sym_12345, |d| d.a),
+                subject: reg.map_or(Sym::EMPTY, |r| r.a.category),
+                channel: reg.map_or(Sym::EMPTY, |r| r.a.channel),
+            };
+            contrib::work_order(o, cal, dims, interner.get(dims.region), out)
         }
     }
 }
@@ -780,7 +728,7 @@ fn fold_application(a: &mut Application, ev: &pb::CaseEvent, dims: Dims) -> bool
         pb::Stage::Collect => a.more_mut().collected = true,
         _ => return false,
     }
-    if dims.iter().any(|s| *s != Sym::EMPTY) {
+    if !dims.is_empty() {
         take_earliest(&mut a.more_mut().other, t, rid, dims);
     }
     true

@@ -2,9 +2,10 @@
 //! functions, up to the watermark), MONTH sums, in the canonical order.
 
 use crate::case::Dims;
-use crate::contrib::{app, hot, Family, BUCKETS, COUNTERS};
+use crate::contrib::BUCKETS;
 use crate::fasthash::FastMap;
 use crate::intern::{Interner, Sym};
+use crate::schema::{self, Family, COUNTERS};
 use crate::store::{Cell, Store};
 use govstream_calendar::civil::{Day, MICROS_PER_DAY};
 use govstream_proto::v1 as pb;
@@ -245,10 +246,10 @@ pub fn render_each(
     let rank = interner.ranks();
     let dims_order = |d: &Dims| {
         (
-            rank[d[0].0 as usize],
-            rank[d[1].0 as usize],
-            rank[d[2].0 as usize],
-            rank[d[3].0 as usize],
+            rank[d.region.0 as usize],
+            rank[d.dept.0 as usize],
+            rank[d.subject.0 as usize],
+            rank[d.channel.0 as usize],
         )
     };
     for fam in [Family::Application, Family::Hotline] {
@@ -367,7 +368,6 @@ fn record(
     overdue: i64,
 ) -> pb::AggregateRecord {
     let s = |sym: Sym| interner.get(sym).to_owned();
-    let c = |i: u8| cell.counters[i as usize].max(0) as u64;
     let mut cum = Vec::with_capacity(BUCKETS);
     let mut acc = 0i64;
     for b in cell.buckets {
@@ -379,61 +379,9 @@ fn record(
         sum: cell.sum_us as f64 / MICROS_PER_DAY as f64,
         count: cell.count().max(0) as u64,
     };
-    let overdue = overdue.max(0) as u64;
-    let (key, counters) = match fam {
-        Family::Application => (
-            pb::AggregateKey {
-                family: pb::Family::Application as i32,
-                granularity: gran as i32,
-                window,
-                region: s(dims[0]),
-                dept: s(dims[1]),
-                item: s(dims[2]),
-                category: String::new(),
-                channel: s(dims[3]),
-            },
-            pb::aggregate_record::Counters::Application(pb::ApplicationCounters {
-                submitted: c(app::SUBMITTED),
-                accepted: c(app::ACCEPTED),
-                completed: c(app::COMPLETED),
-                on_time: c(app::ON_TIME),
-                at_most_one_trip: c(app::AT_MOST_ONE_TRIP),
-                zero_trip: c(app::ZERO_TRIP),
-                withdrawn: c(app::WITHDRAWN),
-                reviews: c(app::REVIEWS),
-                bad_reviews: c(app::BAD_REVIEWS),
-                overdue_open: overdue,
-            }),
-        ),
-        Family::Hotline => (
-            pb::AggregateKey {
-                family: pb::Family::Hotline as i32,
-                granularity: gran as i32,
-                window,
-                region: s(dims[0]),
-                dept: s(dims[1]),
-                item: String::new(),
-                category: s(dims[2]),
-                channel: s(dims[3]),
-            },
-            pb::aggregate_record::Counters::Hotline(pb::HotlineCounters {
-                received: c(hot::RECEIVED),
-                answered_directly: c(hot::ANSWERED_DIRECTLY),
-                dispatched: c(hot::DISPATCHED),
-                signed: c(hot::SIGNED),
-                signed_on_time: c(hot::SIGNED_ON_TIME),
-                returned: c(hot::RETURNED),
-                urged: c(hot::URGED),
-                closed: c(hot::CLOSED),
-                closed_on_time: c(hot::CLOSED_ON_TIME),
-                callbacks: c(hot::CALLBACKS),
-                satisfied: c(hot::SATISFIED),
-                unreachable: c(hot::UNREACHABLE),
-                reopened: c(hot::REOPENED),
-                overdue_open: overdue,
-            }),
-        ),
-    };
+    let parts = dims.parts().map(s);
+    let key = schema::aggregate_key(fam, gran, window, parts);
+    let counters = fam.counters_to_pb(&cell.counters, overdue);
     pb::AggregateRecord {
         key: Some(key),
         counters: Some(counters),

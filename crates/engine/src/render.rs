@@ -1,9 +1,7 @@
 //! The canonical JSON rendering of aggregate records (metrics.md, "Canonical JSON rendering").
 
-use govstream_proto::v1::{
-    aggregate_record::Counters, AggregateKey, AggregateRecord, DurationHistogram, Family,
-    Granularity,
-};
+use crate::schema::{self, Family};
+use govstream_proto::v1::{AggregateKey, AggregateRecord, DurationHistogram};
 use std::fmt::Write;
 
 /// A JSON string literal: raw UTF-8, escaping only what JSON requires (as serde_json does).
@@ -36,73 +34,37 @@ pub fn canonical_json(r: &AggregateRecord) -> String {
     let mut out = String::with_capacity(400);
     let no_key = AggregateKey::default();
     let key = r.key.as_ref().unwrap_or(&no_key);
-    let family = match key.family() {
-        Family::Application => "application",
-        Family::Hotline => "hotline",
-        Family::Unspecified => "",
-    };
-    let gran = match key.granularity() {
-        Granularity::Day => "DAY",
-        Granularity::Month => "MONTH",
-        Granularity::Unspecified => "",
+    // The counters decide the family (and so the third dimension); a record without counters
+    // shows its key's.
+    let counters = r.counters.as_ref().map(schema::counters_from_pb);
+    let family = match &counters {
+        Some((f, _, _)) => Some(*f),
+        None => Family::from_pb(key.family()),
     };
     out.push_str("{\"family\":");
-    push_str(&mut out, family);
+    push_str(&mut out, family.map_or("", Family::name));
     out.push_str(",\"granularity\":");
-    push_str(&mut out, gran);
+    push_str(&mut out, schema::granularity_name(key.granularity()));
     out.push_str(",\"window\":");
     push_str(&mut out, &key.window);
-    out.push_str(",\"region\":");
-    push_str(&mut out, &key.region);
-    out.push_str(",\"dept\":");
-    push_str(&mut out, &key.dept);
-    let counters: Vec<(&str, u64)> = match &r.counters {
-        Some(Counters::Application(c)) => {
-            out.push_str(",\"item\":");
-            push_str(&mut out, &key.item);
-            vec![
-                ("submitted", c.submitted),
-                ("accepted", c.accepted),
-                ("completed", c.completed),
-                ("on_time", c.on_time),
-                ("at_most_one_trip", c.at_most_one_trip),
-                ("zero_trip", c.zero_trip),
-                ("withdrawn", c.withdrawn),
-                ("reviews", c.reviews),
-                ("bad_reviews", c.bad_reviews),
-                ("overdue_open", c.overdue_open),
-            ]
-        }
-        Some(Counters::Hotline(c)) => {
-            out.push_str(",\"category\":");
-            push_str(&mut out, &key.category);
-            vec![
-                ("received", c.received),
-                ("answered_directly", c.answered_directly),
-                ("dispatched", c.dispatched),
-                ("signed", c.signed),
-                ("signed_on_time", c.signed_on_time),
-                ("returned", c.returned),
-                ("urged", c.urged),
-                ("closed", c.closed),
-                ("closed_on_time", c.closed_on_time),
-                ("callbacks", c.callbacks),
-                ("satisfied", c.satisfied),
-                ("unreachable", c.unreachable),
-                ("reopened", c.reopened),
-                ("overdue_open", c.overdue_open),
-            ]
-        }
-        None => Vec::new(),
-    };
-    out.push_str(",\"channel\":");
-    push_str(&mut out, &key.channel);
+    // Without counters (never produced) the family's own dimension is left out.
+    let names = family.map(Family::dimension_names);
+    let values = schema::key_dimensions(key).1;
+    for i in 0..4 {
+        let name = match names {
+            Some(n) => n[i],
+            None if i == 2 => continue,
+            None => ["region", "dept", "", "channel"][i],
+        };
+        let _ = write!(out, ",\"{name}\":");
+        push_str(&mut out, values[i]);
+    }
     out.push_str(",\"counters\":{");
-    for (i, (name, v)) in counters.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    if let Some((f, c, overdue)) = counters {
+        for (i, name) in f.counter_names().iter().enumerate() {
+            let _ = write!(out, "\"{name}\":{},", c[i]);
         }
-        let _ = write!(out, "\"{name}\":{v}");
+        let _ = write!(out, "\"{}\":{overdue}", schema::OVERDUE_OPEN);
     }
     out.push_str("},\"duration\":{\"buckets\":[");
     let no_hist = DurationHistogram::default();

@@ -2,8 +2,9 @@
 //! MONTH records and `overdue_open` snapshots are derived when records are produced.
 
 use crate::case::Dims;
-use crate::contrib::{bucket_of, Family, Item, BUCKETS, COUNTERS};
+use crate::contrib::{bucket_of, Item, BUCKETS};
 use crate::fasthash::FastMap;
+use crate::schema::{Family, COUNTERS};
 use std::collections::BTreeMap;
 
 /// Counters and histogram of one (family, DAY window, dimensions) key.

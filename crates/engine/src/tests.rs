@@ -980,7 +980,7 @@ fn partitioned_engines_and_totals_equal_one_engine() {
         }
     };
     for (i, ev) in events.iter().enumerate() {
-        let p = (crate::stable_hash(ev.case_id.as_bytes()) % 3) as usize;
+        let p = (govstream_proto::hash::stable_hash(ev.case_id.as_bytes()) % 3) as usize;
         engines[p].apply(ev);
         if i % 5 == 4 {
             for (q, e) in engines.iter_mut().enumerate() {

@@ -2,10 +2,11 @@
 //! aggregate records, publishing only what changed. Pure: partials in, updates out.
 
 use crate::case::Dims;
-use crate::contrib::{Family, BUCKETS, COUNTERS};
+use crate::contrib::BUCKETS;
 use crate::fasthash::FastMap;
 use crate::intern::Interner;
 use crate::output::{month_key, render, Only, MIN_DAY};
+use crate::schema::{self, Family, COUNTERS};
 use crate::store::{add_steps, Cell, Store};
 use govstream_calendar::civil::Day;
 use govstream_proto::v1 as pb;
@@ -91,7 +92,7 @@ pub struct Totals {
 
 fn fingerprint(r: &pb::AggregateRecord) -> u64 {
     // STALE is reserved for keys that must be published again.
-    crate::stable_hash(&r.encode_to_vec()).max(1)
+    govstream_proto::hash::stable_hash(&r.encode_to_vec()).max(1)
 }
 
 /// The fingerprint of a published key whose value must be replaced.
@@ -125,42 +126,26 @@ impl Totals {
 
     fn key(&mut self, k: Option<&pb::PartialKey>) -> Result<(Family, Dims), PartialError> {
         let k = k.ok_or(PartialError::NoKey)?;
-        let fam = match k.family() {
-            pb::Family::Application => Family::Application,
-            pb::Family::Hotline => Family::Hotline,
-            pb::Family::Unspecified => return Err(PartialError::Family),
-        };
+        let fam = Family::from_pb(k.family()).ok_or(PartialError::Family)?;
         if k.dims.len() != 4 {
             return Err(PartialError::Dims(k.dims.len()));
         }
-        let d = [
+        let d = Dims::from_parts([
             self.interner.intern(&k.dims[0]),
             self.interner.intern(&k.dims[1]),
             self.interner.intern(&k.dims[2]),
             self.interner.intern(&k.dims[3]),
-        ];
+        ]);
         Ok((fam, d))
     }
 
     /// The family and interned dimensions of an aggregate key.
     fn family_dims(&mut self, key: &pb::AggregateKey) -> (Family, Dims) {
-        let fam = if key.family() == pb::Family::Hotline {
-            Family::Hotline
-        } else {
-            Family::Application
-        };
-        let d3 = if fam == Family::Hotline {
-            &key.category
-        } else {
-            &key.item
-        };
-        let dims = [
-            self.interner.intern(&key.region),
-            self.interner.intern(&key.dept),
-            self.interner.intern(d3),
-            self.interner.intern(&key.channel),
-        ];
-        (fam, dims)
+        let (fam, parts) = schema::key_dimensions(key);
+        (
+            fam,
+            Dims::from_parts(parts.map(|p| self.interner.intern(p))),
+        )
     }
 
     /// Folds one partial in (replacing the previous value from the same partition).
@@ -281,31 +266,14 @@ impl Totals {
 
     /// The aggregate key of a published record.
     fn key_at(&self, fam: Family, dims: Dims, (month, day): Slot) -> pb::AggregateKey {
-        let s = |i: usize| self.interner.get(dims[i]).to_owned();
         let (y, m, _) = Day(day).ymd();
-        let hotline = fam == Family::Hotline;
-        pb::AggregateKey {
-            family: if hotline {
-                pb::Family::Hotline
-            } else {
-                pb::Family::Application
-            } as i32,
-            granularity: if month {
-                pb::Granularity::Month
-            } else {
-                pb::Granularity::Day
-            } as i32,
-            window: if month {
-                format!("{y:04}-{m:02}")
-            } else {
-                Day(day).to_string()
-            },
-            region: s(0),
-            dept: s(1),
-            item: if hotline { String::new() } else { s(2) },
-            category: if hotline { s(2) } else { String::new() },
-            channel: s(3),
-        }
+        let (granularity, window) = if month {
+            (pb::Granularity::Month, format!("{y:04}-{m:02}"))
+        } else {
+            (pb::Granularity::Day, Day(day).to_string())
+        };
+        let parts = dims.strs(&self.interner).map(str::to_owned);
+        schema::aggregate_key(fam, granularity, window, parts)
     }
 
     /// The changes to publish since the last call: the records of every changed key from the
@@ -405,13 +373,14 @@ impl Totals {
         mut f: impl FnMut(Family, i32, [&str; 4], &[i64; COUNTERS], &[i64; BUCKETS], i128),
     ) {
         for ((fam, day, dims), c) in &self.sum.cells {
-            let d = [
-                self.interner.get(dims[0]),
-                self.interner.get(dims[1]),
-                self.interner.get(dims[2]),
-                self.interner.get(dims[3]),
-            ];
-            f(*fam, *day, d, &c.counters, &c.buckets, c.sum_us);
+            f(
+                *fam,
+                *day,
+                dims.strs(&self.interner),
+                &c.counters,
+                &c.buckets,
+                c.sum_us,
+            );
         }
     }
 
@@ -425,13 +394,7 @@ impl Totals {
         for ((fam, dims), steps) in &self.sum.overdue {
             let v: i64 = steps.range(..=wm_day).map(|(_, d)| d).sum();
             if v != 0 {
-                let d = [
-                    self.interner.get(dims[0]),
-                    self.interner.get(dims[1]),
-                    self.interner.get(dims[2]),
-                    self.interner.get(dims[3]),
-                ];
-                out.push((*fam, d, v));
+                out.push((*fam, dims.strs(&self.interner), v));
             }
         }
         out

@@ -1,9 +1,7 @@
 //! Recognises repeated upstream records (same source, same record id).
 
 use govstream_proto::v1::CaseEvent;
-use prost::Message;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// What a record is, relative to the records seen before it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -29,7 +27,7 @@ pub struct Deduplicator {
 
 impl Deduplicator {
     pub fn observe(&mut self, ev: &CaseEvent) -> Seen {
-        let fp = fingerprint(ev);
+        let fp = govstream_proto::hash::event_fingerprint(ev);
         match self.seen.entry((ev.source.clone(), ev.record_id.clone())) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(fp);
@@ -47,11 +45,4 @@ impl Deduplicator {
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
-}
-
-/// A hash of the event's canonical encoding (deterministic within a process).
-pub fn fingerprint(ev: &CaseEvent) -> u64 {
-    let mut h = DefaultHasher::new();
-    ev.encode_to_vec().hash(&mut h);
-    h.finish()
 }

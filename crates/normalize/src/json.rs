@@ -43,29 +43,11 @@ pub struct JsonError {
 /// Arrays and objects nest at most this deep: serde_json's default recursion limit.
 const MAX_DEPTH: usize = 127;
 
-/// FNV-1a, for the small key maps of a field index.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type KeyMap<V> = std::collections::HashMap<Box<str>, V, std::hash::BuildHasherDefault<Fnv>>;
+type KeyMap<V> = std::collections::HashMap<
+    Box<str>,
+    V,
+    std::hash::BuildHasherDefault<govstream_proto::hash::StableHasher>,
+>;
 
 /// The JSON fields a source reads, each with a slot: parsing records only those members.
 #[derive(Clone, Debug, Default)]

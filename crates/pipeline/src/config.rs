@@ -415,9 +415,11 @@ impl Config {
             );
         }
         for l in &self.metrics.labels {
-            if !["region", "dept", "channel", "category", "item"].contains(&l.as_str()) {
+            let names = govstream_engine::schema::DIMENSION_NAMES;
+            if !names.contains(&l.as_str()) {
                 return bad(format!(
-                    "metrics.labels: `{l}` is not one of region, dept, channel, category, item"
+                    "metrics.labels: `{l}` is not one of {}",
+                    names.join(", ")
                 ));
             }
         }

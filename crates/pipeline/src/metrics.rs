@@ -9,48 +9,19 @@
 //! scrape.
 
 use crate::progress::Progress;
-use govstream_engine::{
-    app_counter as app, hotline_counter as hot, Family, Totals, BUCKETS, BUCKET_BOUNDS, COUNTERS,
-};
+use govstream_engine::schema::{self, Family};
+use govstream_engine::{Totals, BUCKETS, BUCKET_BOUNDS, COUNTERS};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, OnceLock};
 
-const APP_COUNTERS: [(&str, u8); 9] = [
-    ("submitted", app::SUBMITTED),
-    ("accepted", app::ACCEPTED),
-    ("completed", app::COMPLETED),
-    ("on_time", app::ON_TIME),
-    ("at_most_one_trip", app::AT_MOST_ONE_TRIP),
-    ("zero_trip", app::ZERO_TRIP),
-    ("withdrawn", app::WITHDRAWN),
-    ("reviews", app::REVIEWS),
-    ("bad_reviews", app::BAD_REVIEWS),
-];
-const HOT_COUNTERS: [(&str, u8); 13] = [
-    ("received", hot::RECEIVED),
-    ("answered_directly", hot::ANSWERED_DIRECTLY),
-    ("dispatched", hot::DISPATCHED),
-    ("signed", hot::SIGNED),
-    ("signed_on_time", hot::SIGNED_ON_TIME),
-    ("returned", hot::RETURNED),
-    ("urged", hot::URGED),
-    ("closed", hot::CLOSED),
-    ("closed_on_time", hot::CLOSED_ON_TIME),
-    ("callbacks", hot::CALLBACKS),
-    ("satisfied", hot::SATISFIED),
-    ("unreachable", hot::UNREACHABLE),
-    ("reopened", hot::REOPENED),
-];
-
 /// Which labels timeliness metrics carry (a bounded, configured subset of the dimensions).
 #[derive(Clone, Debug)]
 pub struct LabelSet {
-    /// For each family: (label name, dimension index) in the canonical order.
-    pub app: Vec<(&'static str, usize)>,
-    pub hot: Vec<(&'static str, usize)>,
+    /// Per family (by index): (label name, dimension index) in the family's key order.
+    pub by_family: [Vec<(&'static str, usize)>; 2],
     pub max_series: usize,
 }
 
@@ -65,8 +36,7 @@ impl LabelSet {
                 .collect()
         };
         LabelSet {
-            app: pick(["region", "dept", "item", "channel"]),
-            hot: pick(["region", "dept", "category", "channel"]),
+            by_family: Family::ALL.map(|f| pick(f.dimension_names())),
             max_series,
         }
     }
@@ -98,12 +68,10 @@ impl Timeliness {
         let mut series = BTreeSet::new();
         let mut dropped = Vec::new();
         let project = |fam: Family, d: [&str; 4]| -> Labels {
-            let set = if fam == Family::Hotline {
-                &labels.hot
-            } else {
-                &labels.app
-            };
-            set.iter().map(|(_, i)| d[*i].to_owned()).collect()
+            labels.by_family[fam.index()]
+                .iter()
+                .map(|(_, i)| d[*i].to_owned())
+                .collect()
         };
         for t in totals {
             let wm_day = t.watermark_day();
@@ -165,9 +133,6 @@ fn add_to(to: &mut [i64], from: &[i64]) {
     }
 }
 
-/// A rate gauge: name, family index and how to compute it from a family's counters.
-type RatioDef = (&'static str, usize, fn(&[i64; COUNTERS]) -> Option<f64>);
-
 fn label_str(names: &[(&str, usize)], values: &[String], extra: Option<(&str, &str)>) -> String {
     let mut out = String::from("{");
     let mut first = true;
@@ -194,24 +159,22 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn ratio(n: i64, d: i64) -> Option<f64> {
-    (d > 0).then(|| n as f64 / d as f64)
-}
-
 /// The timeliness part of `/metrics`, rendered from the snapshot.
 pub fn render_timeliness(s: &TimelinessSnapshot, labels: &LabelSet, out: &mut String) {
-    for (f, fam, names, list) in [
-        (0usize, "application", &labels.app, &APP_COUNTERS[..]),
-        (1, "hotline", &labels.hot, &HOT_COUNTERS[..]),
-    ] {
-        for (name, idx) in list {
+    for family in Family::ALL {
+        let (f, fam, names) = (
+            family.index(),
+            family.name(),
+            &labels.by_family[family.index()],
+        );
+        for (idx, name) in family.counter_names().iter().enumerate() {
             let _ = writeln!(out, "# TYPE govstream_{fam}_{name}_total counter");
             for (l, c) in &s.counters[f] {
                 let _ = writeln!(
                     out,
                     "govstream_{fam}_{name}_total{} {}",
                     label_str(names, l, None),
-                    c[*idx as usize].max(0)
+                    c[idx].max(0)
                 );
             }
         }
@@ -255,36 +218,11 @@ pub fn render_timeliness(s: &TimelinessSnapshot, labels: &LabelSet, out: &mut St
         }
     }
     let region = [("region", 0usize)];
-    let ratios: [RatioDef; 6] = [
-        ("govstream_application_at_most_one_trip_ratio", 0, |c| {
-            ratio(
-                c[app::AT_MOST_ONE_TRIP as usize],
-                c[app::COMPLETED as usize],
-            )
-        }),
-        ("govstream_application_zero_trip_ratio", 0, |c| {
-            ratio(c[app::ZERO_TRIP as usize], c[app::COMPLETED as usize])
-        }),
-        ("govstream_application_on_time_ratio", 0, |c| {
-            ratio(c[app::ON_TIME as usize], c[app::COMPLETED as usize])
-        }),
-        ("govstream_hotline_closed_on_time_ratio", 1, |c| {
-            ratio(c[hot::CLOSED_ON_TIME as usize], c[hot::CLOSED as usize])
-        }),
-        ("govstream_hotline_satisfaction_ratio", 1, |c| {
-            ratio(
-                c[hot::SATISFIED as usize],
-                c[hot::CALLBACKS as usize] - c[hot::UNREACHABLE as usize],
-            )
-        }),
-        ("govstream_hotline_signed_on_time_ratio", 1, |c| {
-            ratio(c[hot::SIGNED_ON_TIME as usize], c[hot::SIGNED as usize])
-        }),
-    ];
-    for (name, f, r) in ratios {
+    for r in schema::RATES {
+        let name = format!("govstream_{}_{}_ratio", r.family.name(), r.name);
         let _ = writeln!(out, "# TYPE {name} gauge");
-        for ((reg, window), c) in &s.current[f] {
-            if let Some(v) = r(c) {
+        for ((reg, window), c) in &s.current[r.family.index()] {
+            if let Some(v) = r.value(c) {
                 let _ = writeln!(
                     out,
                     "{name}{} {v}",

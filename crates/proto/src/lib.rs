@@ -9,4 +9,6 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/govstream.v1.serde.rs"));
 }
 
+pub mod hash;
+
 pub use prost::Message;
