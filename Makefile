@@ -18,6 +18,7 @@ test: ## Install test tools, build, run the whole test suite (what CI runs)
 	scripts/install-pyclient.sh
 	scripts/test-deploy.sh
 	scripts/fuzz.sh
+	$(CARGO) build -p govstream-cli --no-default-features  # the file commands build without librdkafka
 	$(CARGO) build --release -p govstream-cli --bin govstream
 	GOVSTREAM_BIN=$(BIN) $(CARGO) test --workspace
 
@@ -28,6 +29,7 @@ fmt: ## Check formatting
 
 lint: ## Clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p govstream-cli --no-default-features -- -D warnings
 
 fuzz: ## Coverage-guided fuzzing of the pure core, every target 20 s (FUZZ_SECONDS=n for longer)
 	scripts/fuzz.sh

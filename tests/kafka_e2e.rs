@@ -5,7 +5,7 @@
 
 use govstream_e2e::kafka::{
     assert_accounted, assert_same, dlq_records, final_aggregates, finish, produce_all, start,
-    write_config, write_config_with, Broker,
+    start_with, write_config, write_config_with, Broker,
 };
 use govstream_e2e::workload::{replay_lines, workload};
 use govstream_e2e::{run, scratch};
@@ -21,10 +21,20 @@ fn pipeline_on_a_real_broker_equals_replay() {
     // With Kafka transactions in the normalize stage (Apache Kafka implements them).
     let config = write_config_with(&dir, &broker, "e2e-basic", true);
     let sent = produce_all(&broker, &dir);
-    let stdout = finish(start(&config, "10"));
+    let summary = dir.join("run-summary.json");
+    let run_summary = ["--summary", summary.to_str().unwrap()];
+    let stdout = finish(start_with(&config, "10", "warn", &run_summary));
     assert!(stdout.contains("events applied"), "{stdout}");
     assert_same(&final_aggregates(&broker), &want);
     assert_accounted(&broker, sent);
+    // One accounting: the pipeline's equals replay's summary.json on the same records
+    // (read, normalized, applied, duplicates, conflicts, ignored, rejected by reason).
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (got, want_summary) = (read(&summary), read(&dir.join("replay/summary.json")));
+    assert_eq!(got, want_summary, "run's accounting differs from replay's");
+    assert!(got["sources"]["hotline"]["duplicates"].as_u64() > Some(0));
     // The protobuf topic, read back by `govstream inspect`, holds the same records.
     let o = run(&[
         "inspect",

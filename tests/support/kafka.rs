@@ -264,6 +264,11 @@ pub fn start(config: &Path, idle_exit: &str) -> Child {
 
 /// [`start`] with another `GOVSTREAM_LOG` level (`info` shows restores and rebuilds).
 pub fn start_logged(config: &Path, idle_exit: &str, log: &str) -> Child {
+    start_with(config, idle_exit, log, &[])
+}
+
+/// [`start_logged`] with more arguments for `govstream run`.
+pub fn start_with(config: &Path, idle_exit: &str, log: &str, more: &[&str]) -> Child {
     Command::new(govstream_bin())
         .args([
             "run",
@@ -274,6 +279,7 @@ pub fn start_logged(config: &Path, idle_exit: &str, log: &str) -> Child {
             "--status-every",
             "0",
         ])
+        .args(more)
         .env("GOVSTREAM_LOG", log)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

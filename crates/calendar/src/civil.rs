@@ -323,6 +323,23 @@ impl LocalPattern {
     }
 }
 
+/// A UTC offset `±hh:mm` in seconds (hours 0–23, minutes 0–59).
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 6 || b[3] != b':' || !(b[0] == b'+' || b[0] == b'-') {
+        return None;
+    }
+    let two = |i: usize| -> Option<i32> {
+        let (x, y) = (b[i], b[i + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| ((x - b'0') * 10 + (y - b'0')) as i32)
+    };
+    let (h, m) = (two(1)?, two(4)?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(if b[0] == b'-' { -1 } else { 1 } * (h * 3600 + m * 60))
+}
+
 /// Formats an instant as RFC 3339 in the given offset, with microseconds only when non-zero.
 pub fn format_rfc3339(t: Instant, offset_s: i32) -> String {
     let local = t + offset_s as i64 * MICROS_PER_SECOND;
@@ -349,6 +366,18 @@ pub fn format_rfc3339(t: Instant, offset_s: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_offsets() {
+        assert_eq!(parse_utc_offset("+08:00"), Some(28_800));
+        assert_eq!(parse_utc_offset("-03:30"), Some(-12_600));
+        assert_eq!(parse_utc_offset("+00:00"), Some(0));
+        for bad in [
+            "+8:00", "08:00", "+24:00", "+08:60", "+0a:00", "+08-00", "+08:000", "＋08:00",
+        ] {
+            assert_eq!(parse_utc_offset(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn civil_round_trip_and_weekday() {

@@ -23,7 +23,7 @@ pub struct CalendarOptions {
 
 impl CalendarOptions {
     pub fn load(&self) -> Result<Arc<Calendar>> {
-        Ok(govstream_pipeline::setup::calendar(
+        Ok(govstream_harness::setup::calendar(
             &self.extra,
             &self.overlays,
             &self.utc_offset,

@@ -162,17 +162,17 @@ pub fn run(a: Args) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
         Status::print_final(&progress);
-        let sources = progress.snapshot_sources();
-        let normalized: u64 = sources.values().map(|s| s.normalized).sum();
-        let dups: u64 = sources.values().map(|s| s.duplicates + s.conflicts).sum();
-        let applied = progress.events_applied.load(std::sync::atomic::Ordering::Relaxed);
-        if applied + dups < normalized {
+        let t = progress.accounts().total();
+        if t.settled() < t.normalized {
             println!(
                 "warning: {} normalized events were not applied: the mock cluster keeps only 5 MB per partition; use fewer --records or more --partitions",
-                normalized - applied - dups
+                t.normalized - t.settled()
             );
         } else {
-            println!("every record accounted for: {normalized} normalized = {applied} applied + {dups} duplicates");
+            println!(
+                "every record accounted for: {} read = {} normalized ({} applied, {} duplicates, {} conflicts, {} ignored) + {} rejected",
+                t.read, t.normalized, t.events, t.duplicates, t.conflicts, t.ignored, t.rejected_total()
+            );
         }
         drop(mock);
         r.map_err(anyhow::Error::from)

@@ -1,17 +1,23 @@
 //! `govstream`: timeliness metrics for government services, from upstream events.
 //!
-//! The binary is a thin edge around the pure libraries: it reads files (and, later, Kafka),
-//! calls `govstream-normalize` and `govstream-engine`, and writes results.
+//! The binary is a thin edge around the pure libraries. The file commands (`normalize`,
+//! `replay`, `generate`) need only them and `govstream-harness`; the Kafka commands (`run`,
+//! `demo`, `inspect`) come with the default feature `kafka`, which links librdkafka:
+//! `cargo build -p govstream-cli --no-default-features` builds a file-only binary.
 
 mod calendar_opts;
+#[cfg(feature = "kafka")]
 mod demo_cmd;
 mod generate_cmd;
 mod input;
+#[cfg(feature = "kafka")]
 mod inspect_cmd;
 mod normalize_cmd;
 mod replay_cmd;
+#[cfg(feature = "kafka")]
 mod run_cmd;
 mod sources;
+#[cfg(feature = "kafka")]
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -35,12 +41,16 @@ enum Command {
     Normalize(normalize_cmd::Args),
     Replay(replay_cmd::Args),
     Generate(generate_cmd::Args),
+    #[cfg(feature = "kafka")]
     Run(run_cmd::Args),
+    #[cfg(feature = "kafka")]
     Demo(demo_cmd::Args),
+    #[cfg(feature = "kafka")]
     Inspect(inspect_cmd::Args),
 }
 
 /// The async runtime of the Kafka commands: two workers, like the machines it runs on.
+#[cfg(feature = "kafka")]
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()
@@ -64,8 +74,11 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize_cmd::run(a),
         Command::Replay(a) => replay_cmd::run(a),
         Command::Generate(a) => generate_cmd::run(a),
+        #[cfg(feature = "kafka")]
         Command::Run(a) => run_cmd::run(a),
+        #[cfg(feature = "kafka")]
         Command::Demo(a) => demo_cmd::run(a),
+        #[cfg(feature = "kafka")]
         Command::Inspect(a) => inspect_cmd::run(a),
     };
     match result {

@@ -2,14 +2,11 @@
 //! and as the reference result the Kafka pipeline must equal.
 
 use crate::calendar_opts::CalendarOptions;
-use crate::normalize_cmd::{
-    create_out, normalize_files, print_summary, write_rejected, write_summary,
-};
+use crate::normalize_cmd::{create_out, normalize_files, write_rejected, write_summary};
 use crate::sources::SourceOptions;
 use anyhow::Context;
 use anyhow::Result;
-use govstream_engine::{canonical_json, Applied, Engine, Retention, Spilled};
-use govstream_normalize::Seen;
+use govstream_engine::{canonical_json, Engine, Retention, Spilled};
 use govstream_proto::v1 as pb;
 use prost::Message;
 use std::io::BufWriter;
@@ -54,15 +51,10 @@ pub fn run(args: Args) -> Result<()> {
         None => None,
     };
     let mut since_spill = 0u64;
-    let stats = normalize_files(
+    let accounts = normalize_files(
         &sources,
         |ev| {
-            let seen = match engine.apply(&ev) {
-                Applied::New | Applied::Ignored => Seen::First,
-                Applied::Duplicate => Seen::Duplicate,
-                Applied::Conflict => Seen::Conflict,
-                Applied::Retired => Seen::Retired,
-            };
+            let outcome = engine.apply(&ev).into();
             since_spill += 1;
             if since_spill >= 100_000 {
                 since_spill = 0;
@@ -79,7 +71,7 @@ pub fn run(args: Args) -> Result<()> {
                     );
                 }
             }
-            Ok(seen)
+            Ok(outcome)
         },
         |src, line, rej| write_rejected(&mut rejected, src, line, rej),
     )?;
@@ -118,9 +110,9 @@ pub fn run(args: Args) -> Result<()> {
     out.flush()?;
     let elapsed = started.elapsed();
     let rendered_in = elapsed - applied_in;
-    write_summary(&args.out, &stats)?;
-    print_summary(&stats);
-    let events: u64 = stats.iter().map(|(_, s)| s.normalized).sum();
+    write_summary(&args.out, &accounts)?;
+    print!("{}", accounts.table());
+    let events = accounts.total().events;
     println!(
         "engine: {} events applied, {} cases held, {} aggregate records, watermark {}",
         engine.stats().applied,

@@ -1,7 +1,7 @@
 //! `govstream run`: the long-running Kafka pipeline.
 
 use crate::status::Status;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use govstream_pipeline::{Config, Progress, RunOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,12 +47,16 @@ pub struct Args {
         requires = "connect"
     )]
     pub timeout: f64,
+    /// When the run stops, write its accounting of every record to FILE, in the shape of
+    /// `replay`'s summary.json (this instance's share, when several run).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
     let cfg = Config::load(&a.config)?;
     if a.check {
-        use govstream_pipeline::setup;
+        use govstream_harness::setup;
         let key = setup::pseudonym_key(cfg.pseudonym.key_file.as_deref())?;
         for s in &cfg.sources {
             setup::compile_source(&s.name, s.mapping.as_deref(), key.clone())?;
@@ -98,6 +102,10 @@ pub fn run(a: Args) -> Result<()> {
         let r = govstream_pipeline::run(cfg, opts, progress.clone(), rx).await;
         status.stop();
         Status::print_final(&progress);
+        if let Some(path) = &a.summary {
+            std::fs::write(path, progress.accounts().summary_json())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         r.map_err(anyhow::Error::from)
     })
 }

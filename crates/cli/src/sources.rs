@@ -1,6 +1,7 @@
 //! Which sources a command reads: built-in presets or mapping files, and where their records are.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use govstream_harness::setup;
 use govstream_normalize::{CompiledSource, PseudonymKey};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,34 +45,20 @@ pub struct SourceOptions {
 
 impl SourceOptions {
     pub fn key(&self) -> Result<Arc<PseudonymKey>> {
-        Ok(govstream_pipeline::setup::pseudonym_key(
-            self.pseudonym_key_file.as_deref(),
-        )?)
+        Ok(setup::pseudonym_key(self.pseudonym_key_file.as_deref())?)
     }
 
     /// Compiles the mapping of every `--source`, in the order given.
     pub fn compile(&self) -> Result<Vec<(CompiledSource, PathBuf)>> {
         let key = self.key()?;
-        let mut custom = Vec::new();
-        for p in &self.mappings {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading mapping file {}", p.display()))?;
-            let c = govstream_normalize::from_mapping_file(&text, key.clone())
-                .with_context(|| format!("mapping file {}", p.display()))?;
-            custom.push(c);
-        }
+        let mappings = self
+            .mappings
+            .iter()
+            .map(|p| setup::load_mapping(p, key.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::new();
         for s in &self.sources {
-            let compiled = match custom.iter().find(|c| c.name() == s.name) {
-                Some(c) => c.clone(),
-                None => match govstream_normalize::preset(&s.name, key.clone()) {
-                    Some(c) => c.context("built-in preset")?,
-                    None => bail!(
-                        "unknown source `{}`: use a preset (hotline, onenet, bdc) or pass --mapping FILE defining it",
-                        s.name
-                    ),
-                },
-            };
+            let compiled = setup::source_named(&s.name, &mappings, key.clone())?;
             out.push((compiled, s.path.clone()));
         }
         Ok(out)

@@ -21,7 +21,7 @@ fn pct(totals: &[[i64; COUNTERS]; 2], family: Family, rate: &str) -> String {
 
 fn line(p: &Progress, elapsed: f64, last: &mut (u64, f64)) -> String {
     let sources = p.snapshot_sources();
-    let consumed: u64 = sources.values().map(|s| s.consumed).sum();
+    let consumed: u64 = sources.values().map(|s| s.read).sum();
     let normalized: u64 = sources.values().map(|s| s.normalized).sum();
     let rejected: u64 = sources
         .values()
@@ -76,21 +76,7 @@ impl Status {
 
     /// The final accounting, per source.
     pub fn print_final(p: &Progress) {
-        println!(
-            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            "source", "consumed", "normalized", "rejected", "duplicates", "conflicts"
-        );
-        for (name, s) in p.snapshot_sources() {
-            println!(
-                "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                name,
-                s.consumed,
-                s.normalized,
-                s.rejected.values().sum::<u64>(),
-                s.duplicates,
-                s.conflicts
-            );
-        }
+        print!("{}", p.accounts().table());
         let t = *p.family_totals.lock().unwrap_or_else(|e| e.into_inner());
         println!(
             "events applied {}, cases {}, aggregate updates published {}; applications completed {}: at most one trip {}, fully online {}, on time {}; hotline closed {}: on time {}",

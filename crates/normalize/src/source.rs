@@ -370,19 +370,6 @@ impl Compiler<'_> {
     }
 }
 
-fn parse_offset(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
-    if b.len() != 6 || b[3] != b':' || !(b[0] == b'+' || b[0] == b'-') {
-        return None;
-    }
-    let h = digits_u32(&s[1..3])? as i32;
-    let m = digits_u32(&s[4..6])? as i32;
-    if h > 23 || m > 59 {
-        return None;
-    }
-    Some(if b[0] == b'-' { -1 } else { 1 } * (h * 3600 + m * 60))
-}
-
 impl CompiledSource {
     /// Validates and compiles a mapping. Every mistake in a mapping file is reported here, with
     /// the source name and what is wrong, before any record is read.
@@ -405,7 +392,7 @@ impl CompiledSource {
         }
         let encoding = encoding_rs::Encoding::for_label(m.encoding.as_bytes())
             .ok_or_else(|| c.err(format!("unknown encoding `{}`", m.encoding)))?;
-        let offset_s = parse_offset(&m.utc_offset)
+        let offset_s = govstream_calendar::civil::parse_utc_offset(&m.utc_offset)
             .ok_or_else(|| c.err(format!("utc_offset `{}` is not ±hh:mm", m.utc_offset)))?;
         let delimited = match &m.format {
             FormatSpec::Json => None,

@@ -13,7 +13,6 @@ mod memory;
 pub mod metrics;
 pub mod progress;
 pub mod run;
-pub mod setup;
 pub mod stages;
 
 pub use config::Config;

@@ -2,47 +2,18 @@
 //! metrics endpoint read. Plain atomics; no locks on the hot path except per-source maps.
 
 use govstream_engine::COUNTERS;
+pub use govstream_harness::{Accounts, Outcome, SourceCounts};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Counts of one source.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SourceCounts {
-    pub consumed: u64,
-    pub normalized: u64,
-    pub rejected: BTreeMap<&'static str, u64>,
-    pub duplicates: u64,
-    pub conflicts: u64,
-    /// Records of retired cases sent to the dead-letter topic (`retired_case`, rule 17).
-    pub retired: u64,
-    /// Latest event instant of the source's accepted records (UTC microseconds).
-    pub watermark_us: Option<i64>,
-}
-
-impl SourceCounts {
-    /// Adds counts gathered apart (a stage's counts since its last report).
-    pub fn add(&mut self, other: &SourceCounts) {
-        self.consumed += other.consumed;
-        self.normalized += other.normalized;
-        for (k, v) in &other.rejected {
-            *self.rejected.entry(k).or_default() += v;
-        }
-        self.duplicates += other.duplicates;
-        self.conflicts += other.conflicts;
-        self.retired += other.retired;
-        if let Some(w) = other.watermark_us {
-            self.watermark_us = Some(self.watermark_us.map_or(w, |x| x.max(w)));
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct Progress {
     started: Instant,
     last_activity_ms: AtomicU64,
-    pub sources: Mutex<BTreeMap<String, SourceCounts>>,
+    /// The accounting of every record, per source (`govstream_harness::accounts`).
+    pub sources: Mutex<Accounts>,
     /// Events folded into engines (first copies).
     pub events_applied: AtomicU64,
     pub partials_published: AtomicU64,
@@ -98,7 +69,7 @@ impl Default for Progress {
         Progress {
             started: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
-            sources: Mutex::new(BTreeMap::new()),
+            sources: Mutex::new(Accounts::default()),
             events_applied: AtomicU64::new(0),
             partials_published: AtomicU64::new(0),
             aggregates_published: AtomicU64::new(0),
@@ -184,18 +155,20 @@ impl Progress {
     }
 
     pub fn with_source<R>(&self, name: &str, f: impl FnOnce(&mut SourceCounts) -> R) -> R {
-        let mut m = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        if !m.contains_key(name) {
-            m.insert(name.to_owned(), SourceCounts::default());
-        }
-        f(m.get_mut(name).expect("inserted above"))
+        let mut a = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        f(a.source(name))
     }
 
-    pub fn snapshot_sources(&self) -> BTreeMap<String, SourceCounts> {
+    /// The accounting so far.
+    pub fn accounts(&self) -> Accounts {
         self.sources
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub fn snapshot_sources(&self) -> BTreeMap<String, SourceCounts> {
+        self.accounts().sources
     }
 
     /// Marks a stage (0 normalize, 1 engine, 2 totals) as ready.

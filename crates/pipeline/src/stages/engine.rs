@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::driver::{
     BatchEnd, InRecord, OutRecord, Outbox, Positions, Stage, StageError, TopicPartition,
 };
-use crate::progress::{Progress, SourceCounts};
+use crate::progress::{Outcome, Progress, SourceCounts};
 use govstream_calendar::Calendar;
 use govstream_engine::keys::{partial_key, partial_targets};
 use govstream_engine::{Applied, Engine, Retention};
@@ -211,16 +211,21 @@ impl Stage for EngineStage {
             Ok(ev) => ev,
             Err(err) => {
                 tracing::error!(partition = rec.partition, offset = rec.offset, error = %err, "undecodable normalized event skipped");
+                let source = rec
+                    .header(SOURCE_HEADER)
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .unwrap_or("");
+                self.count(source).record(Outcome::Undecodable);
                 return Ok(());
             }
         };
-        match st.engine.apply(&ev) {
+        let applied = st.engine.apply(&ev);
+        // Duplicates include copies a restarted normalize stage wrote again (at-least-once);
+        // exact accounting uses the `govstream-origin` header.
+        self.count(&ev.source).record(applied.into());
+        match applied {
             Applied::New => self.applied += 1,
-            // Also counts copies a restarted normalize stage wrote again (at-least-once);
-            // exact accounting uses the `govstream-origin` header.
-            Applied::Duplicate => self.count(&ev.source).duplicates += 1,
-            Applied::Conflict => self.count(&ev.source).conflicts += 1,
-            Applied::Ignored => {}
+            Applied::Duplicate | Applied::Conflict | Applied::Ignored => {}
             Applied::Retired => {
                 let origin = rec
                     .header(ORIGIN_HEADER)
@@ -240,7 +245,6 @@ impl Stage for EngineStage {
                         (REASON_HEADER, b"retired_case"),
                     ],
                 })?;
-                self.count(&ev.source).retired += 1;
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::driver::{BatchEnd, InRecord, OutRecord, Outbox, Stage, StageError, TopicPartition};
-use crate::progress::{Progress, SourceCounts};
+use crate::progress::{Outcome, Progress, SourceCounts};
 use govstream_normalize::lineage::{
     dead_letter, event_key, Origin, ORIGIN_HEADER, REASON_HEADER, SOURCE_HEADER,
 };
@@ -80,7 +80,7 @@ impl Stage for NormalizeStage {
         };
         let src = &self.sources[i];
         let counts = &mut self.counts[i];
-        counts.consumed += 1;
+        counts.read();
         self.origin.clear();
         let at = Origin {
             topic: rec.topic,
@@ -95,8 +95,7 @@ impl Stage for NormalizeStage {
         self.value.clear();
         match src.normalize(rec.payload) {
             Ok(ev) => {
-                let t = ev.event_time_us;
-                counts.watermark_us = Some(counts.watermark_us.map_or(t, |w| w.max(t)));
+                counts.saw_instant(ev.event_time_us);
                 ev.encode_raw(&mut self.value);
                 out.send(OutRecord {
                     topic: &self.normalized,
@@ -105,7 +104,7 @@ impl Stage for NormalizeStage {
                     value: Some(&self.value),
                     headers: &lineage,
                 })?;
-                counts.normalized += 1;
+                counts.record(Outcome::Normalized);
             }
             Err(rej) => {
                 dead_letter(
@@ -127,7 +126,7 @@ impl Stage for NormalizeStage {
                         (REASON_HEADER, rej.reason.code().as_bytes()),
                     ],
                 })?;
-                *counts.rejected.entry(rej.reason.code()).or_default() += 1;
+                counts.record(Outcome::Rejected(rej.reason));
             }
         }
         Ok(())
@@ -140,7 +139,7 @@ impl Stage for NormalizeStage {
 
     fn report(&mut self, progress: &Progress, _end: BatchEnd) {
         for (src, counts) in self.sources.iter().zip(self.counts.iter_mut()) {
-            if *counts != SourceCounts::default() {
+            if !counts.is_empty() {
                 let delta = std::mem::take(counts);
                 progress.with_source(src.name(), |s| s.add(&delta));
             }

@@ -52,16 +52,16 @@ fn batching(max_batch: usize) -> Batching {
 }
 
 fn normalize_stage(cfg: &Config) -> NormalizeStage {
-    let key = crate::setup::pseudonym_key(None).expect("demo key");
+    let key = govstream_harness::setup::pseudonym_key(None).expect("demo key");
     let sources = ["hotline", "onenet", "bdc"]
         .iter()
-        .map(|s| crate::setup::compile_source(s, None, key.clone()).expect("preset"))
+        .map(|s| govstream_harness::setup::compile_source(s, None, key.clone()).expect("preset"))
         .collect();
     NormalizeStage::new(cfg, sources)
 }
 
 fn calendar() -> Arc<Calendar> {
-    crate::setup::calendar(&[], &[], "+08:00").expect("bundled calendars")
+    govstream_harness::setup::calendar(&[], &[], "+08:00").expect("bundled calendars")
 }
 
 /// A log with `n` generated raw records (bad ones and duplicates included) in two partitions
@@ -254,11 +254,7 @@ fn shutdown_flushes_and_commits_the_open_batch() {
     assert_eq!(done, 250);
     assert_eq!(origins(&log, &cfg), (250, 250));
     assert_eq!(out.flushes, 3, "two full batches and the open one");
-    let counted: u64 = progress
-        .snapshot_sources()
-        .values()
-        .map(|s| s.consumed)
-        .sum();
+    let counted: u64 = progress.snapshot_sources().values().map(|s| s.read).sum();
     assert_eq!(counted, 250, "counts reported at the flushes");
 }
 

@@ -1,5 +1,5 @@
-//! Turning configuration into the pure core's inputs: compiled sources, the calendar and the
-//! pseudonym key. Shared by `govstream run` and the file commands.
+//! Turning options and configuration into the pure core's inputs: compiled sources, the
+//! calendar and the pseudonym key. Shared by `govstream run` and the file commands.
 
 use govstream_calendar::{Calendar, CalendarFile};
 use govstream_normalize::{CompiledSource, PseudonymKey};
@@ -38,53 +38,57 @@ pub fn pseudonym_key(file: Option<&Path>) -> Result<Arc<PseudonymKey>, SetupErro
     Ok(Arc::new(PseudonymKey::new("govstream-demo-key-not-secret")))
 }
 
-/// Compiles a source: a mapping file if given, else the built-in preset of that name.
+/// Compiles a mapping file (it defines one source, named inside it).
+pub fn load_mapping(path: &Path, key: Arc<PseudonymKey>) -> Result<CompiledSource, SetupError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SetupError(format!("reading mapping file {}: {e}", path.display())))?;
+    govstream_normalize::from_mapping_file(&text, key)
+        .map_err(|e| SetupError(format!("mapping file {}: {e}", path.display())))
+}
+
+/// The source called `name`: the one of `mappings` with that name (a mapping named like a
+/// preset replaces the preset), else the built-in preset.
+pub fn source_named(
+    name: &str,
+    mappings: &[CompiledSource],
+    key: Arc<PseudonymKey>,
+) -> Result<CompiledSource, SetupError> {
+    if let Some(c) = mappings.iter().find(|c| c.name() == name) {
+        return Ok(c.clone());
+    }
+    match govstream_normalize::preset(name, key) {
+        Some(c) => c.map_err(|e| SetupError(format!("preset {name}: {e}"))),
+        None => Err(SetupError(format!(
+            "unknown source `{name}`: use a preset (hotline, onenet, bdc) or give a mapping file defining it"
+        ))),
+    }
+}
+
+/// Compiles a configured source: its mapping file if given (which must define `name`), else
+/// the built-in preset of that name.
 pub fn compile_source(
     name: &str,
     mapping: Option<&Path>,
     key: Arc<PseudonymKey>,
 ) -> Result<CompiledSource, SetupError> {
-    match mapping {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| SetupError(format!("reading mapping file {}: {e}", p.display())))?;
-            let c = govstream_normalize::from_mapping_file(&text, key)
-                .map_err(|e| SetupError(format!("mapping file {}: {e}", p.display())))?;
-            if c.name() != name {
-                return Err(SetupError(format!(
-                    "mapping file {} defines source `{}`, not `{name}`",
-                    p.display(),
-                    c.name()
-                )));
-            }
-            Ok(c)
-        }
-        None => match govstream_normalize::preset(name, key) {
-            Some(c) => c.map_err(|e| SetupError(format!("preset {name}: {e}"))),
-            None => Err(SetupError(format!(
-                "unknown source `{name}`: use a preset (hotline, onenet, bdc) or give a mapping file defining it"
-            ))),
-        },
+    let Some(p) = mapping else {
+        return source_named(name, &[], key);
+    };
+    let c = load_mapping(p, key)?;
+    if c.name() != name {
+        return Err(SetupError(format!(
+            "mapping file {} defines source `{}`, not `{name}`",
+            p.display(),
+            c.name()
+        )));
     }
+    Ok(c)
 }
 
 /// Parses `±hh:mm`.
 pub fn parse_offset(s: &str) -> Result<i32, SetupError> {
-    let b = s.as_bytes();
-    let ok = b.len() == 6
-        && (b[0] == b'+' || b[0] == b'-')
-        && b[3] == b':'
-        && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit());
-    let bad = || SetupError(format!("UTC offset `{s}` is not ±hh:mm"));
-    if !ok {
-        return Err(bad());
-    }
-    let h: i32 = s[1..3].parse().map_err(|_| bad())?;
-    let m: i32 = s[4..6].parse().map_err(|_| bad())?;
-    if h > 23 || m > 59 {
-        return Err(bad());
-    }
-    Ok(if b[0] == b'-' { -1 } else { 1 } * (h * 3600 + m * 60))
+    govstream_calendar::civil::parse_utc_offset(s)
+        .ok_or_else(|| SetupError(format!("UTC offset `{s}` is not ±hh:mm")))
 }
 
 fn read_calendar(p: &PathBuf) -> Result<CalendarFile, SetupError> {
