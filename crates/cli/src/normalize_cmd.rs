@@ -3,7 +3,7 @@
 use crate::input::for_each_line;
 use crate::sources::SourceOptions;
 use anyhow::{Context, Result};
-use govstream_harness::{Accounts, Outcome};
+use govstream_harness::{Accounts, Outcome, SourceCounts};
 use govstream_normalize::{CaseEvent, CompiledSource, Deduplicator, Reason, Rejection, Seen};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
@@ -32,37 +32,108 @@ struct RejectedLine<'a> {
     detail: &'a str,
 }
 
+/// One line, normalized on the reader thread.
+struct Line {
+    source: usize,
+    line: u64,
+    result: Result<CaseEvent, Rejection>,
+}
+
+/// Lines per message between the reader thread and the caller's.
+const BATCH: usize = 2048;
+
 /// Reads every source file in order and normalizes each line, accounting for every one.
 /// `on_event` sees every accepted record and says what became of it (the `normalize` command
 /// asks a [`Deduplicator`], `replay` the engine); `on_reject` sees every line that goes to the
 /// dead-letter output (rejected, or, from `replay` with retention, retired).
+///
+/// Two threads: one reads and normalizes, the caller's thread counts and runs the callbacks,
+/// in the files' order (batches over a bounded channel, so memory stays flat).
 pub fn normalize_files(
     sources: &[(CompiledSource, PathBuf)],
-    mut on_event: impl FnMut(CaseEvent) -> Result<Outcome>,
+    mut on_event: impl FnMut(&CaseEvent) -> Result<Outcome>,
     mut on_reject: impl FnMut(&str, u64, &Rejection) -> Result<()>,
 ) -> Result<Accounts> {
-    let mut accounts = Accounts::default();
-    for (src, path) in sources {
-        let counts = accounts.source(src.name());
-        for_each_line(path, |line, bytes| {
-            counts.read();
-            match src.normalize(bytes) {
-                Ok(ev) => {
-                    counts.record(Outcome::Normalized);
-                    counts.saw_instant(ev.event_time_us);
-                    let outcome = on_event(ev)?;
-                    counts.record(outcome);
-                    if outcome == Outcome::Retired {
-                        on_reject(src.name(), line, &retired_rejection())?;
+    let mut counts = vec![SourceCounts::default(); sources.len()];
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Line>>(8);
+    // Used batches go back to the reader, which frees the events it allocated (freeing them
+    // on this thread costs glibc's allocator more than the second thread gains).
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Line>>();
+    std::thread::scope(|scope| -> Result<()> {
+        let reader = std::thread::Builder::new()
+            .name("normalize".into())
+            .spawn_scoped(scope, move || -> Result<()> {
+                let mut batch = Vec::with_capacity(BATCH);
+                let next = |back_rx: &std::sync::mpsc::Receiver<Vec<Line>>| {
+                    let mut v = back_rx.try_recv().unwrap_or_default();
+                    v.clear();
+                    v.reserve(BATCH);
+                    v
+                };
+                for (i, (src, path)) in sources.iter().enumerate() {
+                    for_each_line(path, |line, bytes| {
+                        batch.push(Line {
+                            source: i,
+                            line,
+                            result: src.normalize(bytes),
+                        });
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, next(&back_rx));
+                            // A closed channel: the consumer failed and says why.
+                            if tx.send(full).is_err() {
+                                anyhow::bail!("stopped");
+                            }
+                        }
+                        Ok(())
+                    })?;
+                }
+                let _ = tx.send(batch);
+                Ok(())
+            })
+            .context("starting the reader thread")?;
+        let consumed = (|| -> Result<()> {
+            for batch in rx.iter() {
+                for Line {
+                    source,
+                    line,
+                    result,
+                } in &batch
+                {
+                    let (source, line) = (*source, *line);
+                    let name = sources[source].0.name();
+                    let counts = &mut counts[source];
+                    counts.read();
+                    match result {
+                        Ok(ev) => {
+                            counts.record(Outcome::Normalized);
+                            counts.saw_instant(ev.event_time_us);
+                            let outcome = on_event(ev)?;
+                            counts.record(outcome);
+                            if outcome == Outcome::Retired {
+                                on_reject(name, line, &retired_rejection())?;
+                            }
+                        }
+                        Err(rej) => {
+                            counts.record(Outcome::Rejected(rej.reason));
+                            on_reject(name, line, rej)?;
+                        }
                     }
                 }
-                Err(rej) => {
-                    counts.record(Outcome::Rejected(rej.reason));
-                    on_reject(src.name(), line, &rej)?;
-                }
+                let _ = back_tx.send(batch);
             }
             Ok(())
-        })?;
+        })();
+        drop(rx);
+        let read = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+        // The consumer's error first (a reader stopped by it only says "stopped").
+        consumed?;
+        read
+    })?;
+    let mut accounts = Accounts::default();
+    for ((src, _), c) in sources.iter().zip(&counts) {
+        accounts.source(src.name()).add(c);
     }
     Ok(accounts)
 }
@@ -111,7 +182,7 @@ pub fn run(args: Args) -> Result<()> {
     let accounts = normalize_files(
         &sources,
         |ev| {
-            let seen = dedupe.observe(&ev);
+            let seen = dedupe.observe(ev);
             if seen == Seen::First {
                 serde_json::to_writer(&mut normalized, &ev)?;
                 normalized.write_all(b"\n")?;

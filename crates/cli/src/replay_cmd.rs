@@ -6,7 +6,8 @@ use crate::normalize_cmd::{create_out, normalize_files, write_rejected, write_su
 use crate::sources::SourceOptions;
 use anyhow::Context;
 use anyhow::Result;
-use govstream_engine::{canonical_json, Engine, Retention, Spilled};
+use govstream_engine::render::write_json;
+use govstream_engine::{Engine, RecordPart, Retention, Spilled};
 use govstream_proto::v1 as pb;
 use prost::Message;
 use std::io::BufWriter;
@@ -54,7 +55,7 @@ pub fn run(args: Args) -> Result<()> {
     let accounts = normalize_files(
         &sources,
         |ev| {
-            let outcome = engine.apply(&ev).into();
+            let outcome = engine.apply(ev).into();
             since_spill += 1;
             if since_spill >= 100_000 {
                 since_spill = 0;
@@ -80,33 +81,35 @@ pub fn run(args: Args) -> Result<()> {
     let peak_applying = peak_rss_mib();
     let cases = engine.cases();
     let mut out = create_out(&args.out, "aggregates.ndjson")?;
-    let mut records = 0u64;
-    let mut failed = None;
-    let mut readers = match spill.take() {
-        Some(s) => Some(s.finish()?),
-        None => None,
-    };
-    let mut nothing = NoSpill;
-    let source: &mut dyn Spilled = match readers.as_mut() {
-        Some(r) => r,
-        None => &mut nothing,
-    };
-    engine.for_each_record_with(source, |r| {
-        if failed.is_none() {
-            let line = canonical_json(&r);
-            failed = out
-                .write_all(line.as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-                .err();
-            records += 1;
+    let records = match spill.take() {
+        // Without spill files the four parts of the output are rendered on two threads.
+        None => write_parallel(&engine, &mut out)?,
+        Some(s) => {
+            let mut readers = s.finish()?;
+            let mut records = 0u64;
+            let mut failed = None;
+            let mut buf: Vec<u8> = Vec::with_capacity(2 << 20);
+            engine.for_each_row_with(&mut readers, |row| {
+                if failed.is_none() {
+                    write_json(row, &mut buf);
+                    buf.push(b'\n');
+                    records += 1;
+                    if buf.len() >= CHUNK {
+                        failed = out.write_all(&buf).err();
+                        buf.clear();
+                    }
+                }
+            });
+            if failed.is_none() {
+                failed = out.write_all(&buf).err();
+            }
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            readers.remove()?;
+            records
         }
-    });
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    if let Some(r) = readers {
-        r.remove()?;
-    }
+    };
     out.flush()?;
     let elapsed = started.elapsed();
     let rendered_in = elapsed - applied_in;
@@ -137,6 +140,9 @@ pub fn run(args: Args) -> Result<()> {
             engine.retired_fingerprints(),
         );
     }
+    // The process ends here: the OS takes the engine's memory back at once, which freeing
+    // millions of cases one by one would not.
+    std::mem::forget(engine);
     if let (Some(a), Some(b)) = (peak_applying, peak_rss_mib()) {
         println!("memory: peak {b} MiB ({a} MiB while reading and applying)");
     }
@@ -148,6 +154,69 @@ pub fn run(args: Args) -> Result<()> {
         rendered_in.as_secs_f64(),
     );
     Ok(())
+}
+
+/// Bytes of aggregate lines handed to the file at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Writes the engine's final records (canonical JSON lines, straight from its rows: no protobuf
+/// records, no per-line strings) to `out`, rendering DAY parts on one thread and MONTH parts
+/// on another (each part is a walk over the days), and writing on this one. Returns the
+/// number of records.
+fn write_parallel(engine: &Engine, out: &mut impl Write) -> Result<u64> {
+    use std::sync::mpsc;
+    // A part's lines come in chunks; `None` ends the part.
+    type Chunk = Option<(Vec<u8>, u64)>;
+    let render = |parts: [RecordPart; 2], tx: mpsc::SyncSender<Chunk>| {
+        for part in parts {
+            let mut buf = Vec::with_capacity(CHUNK + 4096);
+            let mut n = 0u64;
+            let mut open = true;
+            engine.for_each_row_of(part, |row| {
+                if !open {
+                    return;
+                }
+                write_json(row, &mut buf);
+                buf.push(b'\n');
+                n += 1;
+                if buf.len() >= CHUNK {
+                    let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096));
+                    // A closed channel: the writer failed and says why.
+                    open = tx.send(Some((full, std::mem::take(&mut n)))).is_ok();
+                }
+            });
+            if !open || tx.send(Some((buf, n))).is_err() || tx.send(None).is_err() {
+                return;
+            }
+        }
+    };
+    let [app_day, app_month, hot_day, hot_month] = RecordPart::ALL;
+    // DAY parts are most of the output: a short queue keeps memory flat. MONTH parts wait
+    // in their queue while the DAY part before them is written (a few % of the output).
+    let (day_tx, day_rx) = mpsc::sync_channel::<Chunk>(4);
+    let (month_tx, month_rx) = mpsc::sync_channel::<Chunk>(1 << 16);
+    std::thread::scope(|scope| -> Result<u64> {
+        std::thread::Builder::new()
+            .name("render-day".into())
+            .spawn_scoped(scope, move || render([app_day, hot_day], day_tx))?;
+        std::thread::Builder::new()
+            .name("render-month".into())
+            .spawn_scoped(scope, move || render([app_month, hot_month], month_tx))?;
+        let mut records = 0u64;
+        for rx in [&day_rx, &month_rx, &day_rx, &month_rx] {
+            loop {
+                match rx.recv() {
+                    Ok(Some((bytes, n))) => {
+                        out.write_all(&bytes)?;
+                        records += n;
+                    }
+                    Ok(None) => break,
+                    Err(_) => anyhow::bail!("a rendering thread stopped early"),
+                }
+            }
+        }
+        Ok(records)
+    })
 }
 
 /// Spill files of DAY cells and overdue steps, one per family and kind, in the output
@@ -419,19 +488,6 @@ impl Spilled for SpillReaders {
         self.merged[spill_index(f, false)].rewind();
         self.merged[spill_index(f, true)].rewind();
     }
-}
-
-/// No spill files (replay without retention).
-struct NoSpill;
-
-impl Spilled for NoSpill {
-    fn next_cell(&mut self, _: pb::Family) -> Option<pb::CellState> {
-        None
-    }
-    fn next_step(&mut self, _: pb::Family) -> Option<pb::OverdueState> {
-        None
-    }
-    fn rewind(&mut self, _: pb::Family) {}
 }
 
 /// The process's peak resident memory so far (Linux `VmHWM`), MiB.

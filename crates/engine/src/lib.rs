@@ -20,6 +20,7 @@ mod totals;
 
 pub use checkpoint::{CheckpointError, EngineRestore, CHECKPOINT_FORMAT};
 pub use contrib::{BUCKETS, BUCKET_BOUNDS};
+pub use output::RecordPart;
 pub use render::canonical_json;
 pub use schema::{Family, COUNTERS};
 pub use totals::{PartialError, Totals, Update};
@@ -582,8 +583,31 @@ impl Engine {
     pub fn for_each_record_with(
         &self,
         spilled: &mut dyn Spilled,
-        emit: impl FnMut(pb::AggregateRecord),
+        mut emit: impl FnMut(pb::AggregateRecord),
     ) {
+        self.for_each_row_with(spilled, |row| emit(row.to_pb()))
+    }
+
+    /// The records of one part of the canonical order (a family's DAY or MONTH records) as
+    /// borrowed rows, when nothing was spilled: the parts are independent, so a harness can
+    /// render them on several threads (`&Engine` is `Sync`) and concatenate them in the order
+    /// of [`RecordPart::ALL`].
+    pub fn for_each_row_of(&self, part: RecordPart, emit: impl FnMut(&schema::Row)) {
+        output::render_part(
+            &self.store,
+            &self.interner,
+            self.watermark,
+            self.cal.offset_s(),
+            None,
+            &mut output::NoSpill,
+            part,
+            emit,
+        )
+    }
+
+    /// [`Engine::for_each_record_with`] as borrowed rows (`schema::Row`): what a writer of the
+    /// canonical JSON needs, without building protobuf records (`render::write_json`).
+    pub fn for_each_row_with(&self, spilled: &mut dyn Spilled, emit: impl FnMut(&schema::Row)) {
         struct Back<'a> {
             inner: &'a mut dyn Spilled,
             symbols: u32,

@@ -4,8 +4,8 @@
 use crate::case::Dims;
 use crate::contrib::BUCKETS;
 use crate::fasthash::FastMap;
-use crate::intern::{Interner, Sym};
-use crate::schema::{self, Family, COUNTERS};
+use crate::intern::Interner;
+use crate::schema::{Family, Row, COUNTERS};
 use crate::store::{Cell, Store};
 use govstream_calendar::civil::{Day, MICROS_PER_DAY};
 use govstream_proto::v1 as pb;
@@ -55,7 +55,7 @@ pub fn render(
         offset_s,
         only,
         &mut NoSpill,
-        |r| out.push(r),
+        |r| out.push(r.to_pb()),
     );
     out
 }
@@ -225,11 +225,69 @@ pub fn render_each(
     offset_s: i32,
     only: Option<&Only>,
     spilled: &mut dyn SpillSource,
-    mut emit: impl FnMut(pb::AggregateRecord),
+    mut emit: impl FnMut(&Row),
+) {
+    for fam in Family::ALL {
+        for gran in [pb::Granularity::Day, pb::Granularity::Month] {
+            let part = RecordPart {
+                family: fam,
+                granularity: gran,
+            };
+            render_part(
+                store, interner, watermark, offset_s, only, spilled, part, &mut emit,
+            );
+        }
+    }
+}
+
+/// One family's records of one granularity: a contiguous part of the canonical order
+/// (application DAY, application MONTH, hotline DAY, hotline MONTH). Parts are independent, so
+/// a harness may render them on several threads and concatenate them in this order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordPart {
+    pub family: Family,
+    pub granularity: pb::Granularity,
+}
+
+impl RecordPart {
+    /// Every part, in canonical order.
+    pub const ALL: [RecordPart; 4] = [
+        RecordPart {
+            family: Family::Application,
+            granularity: pb::Granularity::Day,
+        },
+        RecordPart {
+            family: Family::Application,
+            granularity: pb::Granularity::Month,
+        },
+        RecordPart {
+            family: Family::Hotline,
+            granularity: pb::Granularity::Day,
+        },
+        RecordPart {
+            family: Family::Hotline,
+            granularity: pb::Granularity::Month,
+        },
+    ];
+}
+
+/// The records of one [`RecordPart`], in canonical order; `spilled` is read once from its start
+/// (rewound after).
+#[allow(clippy::too_many_arguments)]
+pub fn render_part(
+    store: &Store,
+    interner: &Interner,
+    watermark: Option<i64>,
+    offset_s: i32,
+    only: Option<&Only>,
+    spilled: &mut dyn SpillSource,
+    part: RecordPart,
+    mut emit: impl FnMut(&Row),
 ) {
     let Some(wm) = watermark else {
         return;
     };
+    let fam = part.family;
     let wm_day = Day::of_instant(wm, offset_s).0;
     let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains_key(&(fam, *dims)));
     // The first day rendered of a key (every key is visited from its first day: the overdue
@@ -252,7 +310,7 @@ pub fn render_each(
             rank[d.channel.0 as usize],
         )
     };
-    for fam in [Family::Application, Family::Hotline] {
+    if part.granularity == pb::Granularity::Day {
         walk_days(
             store,
             fam,
@@ -289,20 +347,22 @@ pub fn render_each(
                         }
                         j += 1;
                     }
-                    emit(record(
+                    emit_row(
+                        &mut emit,
                         interner,
                         fam,
                         pb::Granularity::Day,
-                        window.clone(),
+                        &window,
                         dims,
                         cell,
                         od,
-                    ));
+                    );
                     i = j;
                 }
             },
         );
         spilled.rewind(fam);
+    } else {
         // MONTH records: counters summed over the month's days, overdue as at the month's end
         // (or the watermark's day), one month at a time.
         let mut month: Option<i32> = None;
@@ -316,15 +376,16 @@ pub fn render_each(
             rows.sort_unstable_by_key(|(dims, _)| dims_order(dims));
             let window = format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);
             for (dims, (cell, od)) in rows {
-                emit(record(
+                emit_row(
+                    &mut emit,
                     interner,
                     fam,
                     pb::Granularity::Month,
-                    window.clone(),
+                    &window,
                     dims,
                     &cell,
                     od,
-                ));
+                );
             }
         };
         walk_days(
@@ -358,33 +419,32 @@ pub fn render_each(
     }
 }
 
-fn record(
+#[allow(clippy::too_many_arguments)]
+fn emit_row(
+    emit: &mut impl FnMut(&Row),
     interner: &Interner,
-    fam: Family,
-    gran: pb::Granularity,
-    window: String,
+    family: Family,
+    granularity: pb::Granularity,
+    window: &str,
     dims: Dims,
     cell: &Cell,
     overdue: i64,
-) -> pb::AggregateRecord {
-    let s = |sym: Sym| interner.get(sym).to_owned();
-    let mut cum = Vec::with_capacity(BUCKETS);
+) {
+    let mut buckets = [0u64; BUCKETS];
     let mut acc = 0i64;
-    for b in cell.buckets {
-        acc += b;
-        cum.push(acc.max(0) as u64);
+    for (b, n) in buckets.iter_mut().zip(cell.buckets) {
+        acc += n;
+        *b = acc.max(0) as u64;
     }
-    let duration = pb::DurationHistogram {
-        cumulative_counts: cum,
+    emit(&Row {
+        family,
+        granularity,
+        window,
+        dims: dims.strs(interner),
+        counters: cell.counters.map(|c| c.max(0) as u64),
+        overdue_open: overdue.max(0) as u64,
+        buckets: &buckets,
         sum: cell.sum_us as f64 / MICROS_PER_DAY as f64,
         count: cell.count().max(0) as u64,
-    };
-    let parts = dims.parts().map(s);
-    let key = schema::aggregate_key(fam, gran, window, parts);
-    let counters = fam.counters_to_pb(&cell.counters, overdue);
-    pb::AggregateRecord {
-        key: Some(key),
-        counters: Some(counters),
-        duration: Some(duration),
-    }
+    });
 }

@@ -1,84 +1,98 @@
 //! The canonical JSON rendering of aggregate records (metrics.md, "Canonical JSON rendering").
 
-use crate::schema::{self, Family};
-use govstream_proto::v1::{AggregateKey, AggregateRecord, DurationHistogram};
-use std::fmt::Write;
+use crate::schema::{self, Row};
+use govstream_proto::v1::AggregateRecord;
 
 /// A JSON string literal: raw UTF-8, escaping only what JSON requires (as serde_json does).
 pub(crate) fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push_str(s);
+    // Only ASCII bytes are escaped or added, so the bytes stay UTF-8.
+    let mut bytes = std::mem::take(out).into_bytes();
+    push_json_str(&mut bytes, s);
+    *out = String::from_utf8(bytes).unwrap_or_default();
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.extend_from_slice(bytes);
     } else {
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
+        for &b in bytes {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                b if b < 0x20 => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 0xf) as usize]);
                 }
-                c => out.push(c),
+                b => out.push(b),
             }
         }
     }
-    out.push('"');
+    out.push(b'"');
+}
+
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends the canonical JSON line of `row`, without the trailing newline: compact, raw UTF-8,
+/// keys in the spec's order (metrics.md, rule 12).
+pub fn write_json(row: &Row, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"family\":");
+    push_json_str(out, row.family.name());
+    out.extend_from_slice(b",\"granularity\":");
+    push_json_str(out, schema::granularity_name(row.granularity));
+    out.extend_from_slice(b",\"window\":");
+    push_json_str(out, row.window);
+    for (name, value) in row.family.dimension_names().iter().zip(row.dims) {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_json_str(out, value);
+    }
+    out.extend_from_slice(b",\"counters\":{");
+    for (name, v) in row.family.counter_names().iter().zip(row.counters) {
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_u64(out, v);
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(schema::OVERDUE_OPEN.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_u64(out, row.overdue_open);
+    out.extend_from_slice(b"},\"duration\":{\"buckets\":[");
+    for (i, b) in row.buckets.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_u64(out, *b);
+    }
+    out.extend_from_slice(b"],\"sum\":");
+    // serde_json's own float formatting (shortest round-trip, `null` if not finite).
+    if serde_json::to_writer(&mut *out, &row.sum).is_err() {
+        out.push(b'0');
+    }
+    out.extend_from_slice(b",\"count\":");
+    push_u64(out, row.count);
+    out.extend_from_slice(b"}}");
 }
 
 /// One line, without the trailing newline: compact, raw UTF-8, keys in the spec's order.
 pub fn canonical_json(r: &AggregateRecord) -> String {
-    let mut out = String::with_capacity(400);
-    let no_key = AggregateKey::default();
-    let key = r.key.as_ref().unwrap_or(&no_key);
-    // The counters decide the family (and so the third dimension); a record without counters
-    // shows its key's.
-    let counters = r.counters.as_ref().map(schema::counters_from_pb);
-    let family = match &counters {
-        Some((f, _, _)) => Some(*f),
-        None => Family::from_pb(key.family()),
-    };
-    out.push_str("{\"family\":");
-    push_str(&mut out, family.map_or("", Family::name));
-    out.push_str(",\"granularity\":");
-    push_str(&mut out, schema::granularity_name(key.granularity()));
-    out.push_str(",\"window\":");
-    push_str(&mut out, &key.window);
-    // Without counters (never produced) the family's own dimension is left out.
-    let names = family.map(Family::dimension_names);
-    let values = schema::key_dimensions(key).1;
-    for i in 0..4 {
-        let name = match names {
-            Some(n) => n[i],
-            None if i == 2 => continue,
-            None => ["region", "dept", "", "channel"][i],
-        };
-        let _ = write!(out, ",\"{name}\":");
-        push_str(&mut out, values[i]);
-    }
-    out.push_str(",\"counters\":{");
-    if let Some((f, c, overdue)) = counters {
-        for (i, name) in f.counter_names().iter().enumerate() {
-            let _ = write!(out, "\"{name}\":{},", c[i]);
-        }
-        let _ = write!(out, "\"{}\":{overdue}", schema::OVERDUE_OPEN);
-    }
-    out.push_str("},\"duration\":{\"buckets\":[");
-    let no_hist = DurationHistogram::default();
-    let h = r.duration.as_ref().unwrap_or(&no_hist);
-    for (i, b) in h.cumulative_counts.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{b}");
-    }
-    out.push_str("],\"sum\":");
-    out.push_str(&serde_json::to_string(&h.sum).unwrap_or_else(|_| "0".to_owned()));
-    let _ = write!(out, ",\"count\":{}}}}}", h.count);
-    out
+    let mut out = Vec::with_capacity(400);
+    write_json(&Row::from_pb(r), &mut out);
+    // Every byte written is ASCII or comes from a `&str`.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]

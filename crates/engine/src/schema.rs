@@ -320,6 +320,91 @@ pub fn key_dimensions(key: &pb::AggregateKey) -> (Family, [&str; 4]) {
     (family, [&key.region, &key.dept, third, &key.channel])
 }
 
+/// One aggregate record, borrowed: what the canonical JSON rendering and the protobuf record
+/// are both made from (`render::write_json`, [`Row::to_pb`]), so the two cannot drift apart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row<'a> {
+    pub family: Family,
+    pub granularity: pb::Granularity,
+    /// `yyyy-MM-dd` (DAY) or `yyyy-MM` (MONTH).
+    pub window: &'a str,
+    /// In the family's key order.
+    pub dims: [&'a str; 4],
+    /// Canonical order; a family uses the first `counter_names().len()`.
+    pub counters: [u64; COUNTERS],
+    pub overdue_open: u64,
+    /// Cumulative bucket counts (Prometheus `le`), one per bound and +Inf.
+    pub buckets: &'a [u64],
+    /// Total duration in working days.
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Row<'_> {
+    pub fn to_pb(&self) -> pb::AggregateRecord {
+        let c: [i64; COUNTERS] = self.counters.map(|v| v.min(i64::MAX as u64) as i64);
+        let overdue = self.overdue_open.min(i64::MAX as u64) as i64;
+        pb::AggregateRecord {
+            key: Some(aggregate_key(
+                self.family,
+                self.granularity,
+                self.window.to_owned(),
+                self.dims.map(str::to_owned),
+            )),
+            counters: Some(self.family.counters_to_pb(&c, overdue)),
+            duration: Some(pb::DurationHistogram {
+                cumulative_counts: self.buckets.to_vec(),
+                sum: self.sum,
+                count: self.count,
+            }),
+        }
+    }
+
+    /// The row of a protobuf record. A record without counters (govstream writes none) shows
+    /// its key's family with zero counters.
+    pub fn from_pb(r: &pb::AggregateRecord) -> Row<'_> {
+        static NO_KEY: std::sync::OnceLock<pb::AggregateKey> = std::sync::OnceLock::new();
+        let key = r
+            .key
+            .as_ref()
+            .unwrap_or_else(|| NO_KEY.get_or_init(pb::AggregateKey::default));
+        let (family, counters, overdue_open) = match &r.counters {
+            Some(c) => counters_from_pb(c),
+            None => (key_dimensions(key).0, [0; COUNTERS], 0),
+        };
+        let (_, dims) = {
+            let third = match family {
+                Family::Application => key.item.as_str(),
+                Family::Hotline => key.category.as_str(),
+            };
+            (
+                family,
+                [
+                    key.region.as_str(),
+                    key.dept.as_str(),
+                    third,
+                    key.channel.as_str(),
+                ],
+            )
+        };
+        let (buckets, sum, count) = match &r.duration {
+            Some(h) => (h.cumulative_counts.as_slice(), h.sum, h.count),
+            None => (&[][..], 0.0, 0),
+        };
+        Row {
+            family,
+            granularity: key.granularity(),
+            window: &key.window,
+            dims,
+            counters,
+            overdue_open,
+            buckets,
+            sum,
+            count,
+        }
+    }
+}
+
 /// The dimension values of a case or a cell, interned: region, dept, the family's third
 /// dimension (`item` for applications, `category` for the hotline), channel.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
