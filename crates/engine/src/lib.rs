@@ -327,6 +327,14 @@ impl Engine {
 
     /// Folds one canonical event in.
     pub fn apply(&mut self, ev: &pb::CaseEvent) -> Applied {
+        self.apply_fingerprinted(ev, govstream_proto::hash::event_fingerprint(ev))
+    }
+
+    /// [`Engine::apply`] with the event's fingerprint already taken: `fingerprint` must be
+    /// `event_fingerprint(ev)` (or the XXH3 of the bytes it was decoded from, when they are its
+    /// canonical encoding, as on the normalized topic) — a harness takes it where it is
+    /// cheapest, e.g. on the thread that normalized the event.
+    pub fn apply_fingerprinted(&mut self, ev: &pb::CaseEvent, fingerprint: u64) -> Applied {
         let t = ev.event_time_us;
         let key = case_key(&ev.source, &ev.case_id);
         let mut source = Sym::EMPTY;
@@ -346,22 +354,21 @@ impl Engine {
             let wm = self.source_wm.entry(source).or_insert(t);
             *wm = (*wm).max(t);
             let wm = *wm;
-            let applied = self.fold_event(ev, key, source);
+            let applied = self.fold_event(ev, key, source, fingerprint);
             let swept = *self.swept_at.entry(source).or_insert(wm);
             if wm.saturating_sub(swept) >= r.sweep_step_us() {
                 self.sweep(r);
             }
             return applied;
         }
-        self.fold_event(ev, key, source)
+        self.fold_event(ev, key, source, fingerprint)
     }
 
     /// Folds an event into its case (retention already decided it may).
-    fn fold_event(&mut self, ev: &pb::CaseEvent, key: u128, source: Sym) -> Applied {
+    fn fold_event(&mut self, ev: &pb::CaseEvent, key: u128, source: Sym, fp: u64) -> Applied {
         let t = ev.event_time_us;
         self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
         let rid = rid_hash(&ev.record_id);
-        let fp = govstream_proto::hash::event_fingerprint(ev);
         let kind = ev.case_kind();
         let is_app = match kind {
             pb::CaseKind::Application => true,

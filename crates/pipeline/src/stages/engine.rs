@@ -219,7 +219,11 @@ impl Stage for EngineStage {
                 return Ok(());
             }
         };
-        let applied = st.engine.apply(&ev);
+        // The payload is the event's canonical encoding (the normalize stage wrote it with
+        // prost): its hash is the event's fingerprint, without encoding it again.
+        let applied = st
+            .engine
+            .apply_fingerprinted(&ev, xxhash_rust::xxh3::xxh3_64(rec.payload));
         // Duplicates include copies a restarted normalize stage wrote again (at-least-once);
         // exact accounting uses the `govstream-origin` header.
         self.count(&ev.source).record(applied.into());
