@@ -26,7 +26,7 @@ pub struct Source {
 }
 
 impl Source {
-    /// A built-in preset (`hotline`, `onenet`, `bdc`).
+    /// A built-in preset (`hotline`, `onenet`, `bdc`, `catalogue`).
     pub fn preset(name: &str) -> Source {
         let text = govstream_normalize::mapping::PRESETS
             .iter()

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// Generate raw upstream records for the hotline, onenet and bdc sources.
 ///
 /// Deterministic for a given seed and options. Streams: memory stays flat from a thousand to a
-/// hundred million records. Writes DIR/hotline.ndjson, DIR/onenet.ndjson and DIR/bdc.txt
-/// (GB18030), or with --stdout one line per record prefixed by its source name and a tab.
+/// hundred million records. Writes DIR/hotline.ndjson, DIR/onenet.ndjson, DIR/bdc.txt
+/// (GB18030) and DIR/catalogue.ndjson (the service-item listings, versioned), or with --stdout
+/// one line per record prefixed by its source name and a tab (no catalogue).
 /// The records contain realistic fake personal data, late, out-of-order, duplicated and a few
 /// deliberately invalid records.
 #[derive(clap::Args)]
@@ -76,7 +77,7 @@ pub fn config(a: &Args) -> Result<GenConfig> {
 
 pub fn run(a: Args) -> Result<()> {
     let cfg = config(&a)?;
-    let gen = Generator::new(cfg);
+    let gen = Generator::new(cfg.clone());
     let mut counts = [0u64; 3];
     let idx = |s: &SourceKind| match s {
         SourceKind::Hotline => 0,
@@ -113,11 +114,24 @@ pub fn run(a: Args) -> Result<()> {
     for f in &mut files {
         f.flush()?;
     }
+    // The service-item catalogue the applications are measured against (not counted in
+    // --records: a few thousand listings).
+    let listings = govstream_generate::catalogue(&cfg);
+    let p = dir.join("catalogue.ndjson");
+    let mut w = BufWriter::new(
+        std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?,
+    );
+    for l in &listings {
+        w.write_all(l)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
     println!(
-        "wrote {} hotline, {} onenet, {} bdc records to {}",
+        "wrote {} hotline, {} onenet, {} bdc records and {} catalogue listings to {}",
         counts[0],
         counts[1],
         counts[2],
+        listings.len(),
         dir.display()
     );
     Ok(())

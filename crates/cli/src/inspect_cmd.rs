@@ -140,7 +140,7 @@ fn sort_key(line: &str) -> Vec<String> {
     let dims = family.unwrap_or(Family::Application).dimension_names();
     ["family", "granularity", "window"]
         .into_iter()
-        .chain(dims)
+        .chain(dims.iter().copied())
         .map(|k| v[k].as_str().unwrap_or_default().to_owned())
         .collect()
 }

@@ -42,6 +42,14 @@ pub fn run(args: Args) -> Result<()> {
     let sources = args.sources.compile()?;
     let cal = args.calendar.load()?;
     let mut engine = Engine::with_retention(cal.clone(), args.retention_days.map(Retention::days));
+    if sources
+        .iter()
+        .any(|(s, _)| s.case_kind() == govstream_proto::v1::CaseKind::Listing)
+    {
+        // A catalogue source, even an empty file: applications without a listing count as
+        // `unlisted`.
+        engine = engine.with_catalogue();
+    }
     let mut rejected = create_out(&args.out, "rejected.ndjson")?;
     let started = Instant::now();
     // With retention, DAY cells older than the retention move to spill files as the
@@ -161,13 +169,14 @@ const CHUNK: usize = 1 << 20;
 
 /// Writes the engine's final records (canonical JSON lines, straight from its rows: no protobuf
 /// records, no per-line strings) to `out`, rendering DAY parts on one thread and MONTH parts
-/// on another (each part is a walk over the days), and writing on this one. Returns the
+/// on another (each part is a walk over the days), and writing on this one, in the order of
+/// `RecordPart::ALL`. Returns the
 /// number of records.
 fn write_parallel(engine: &Engine, out: &mut impl Write) -> Result<u64> {
     use std::sync::mpsc;
     // A part's lines come in chunks; `None` ends the part.
     type Chunk = Option<(Vec<u8>, u64)>;
-    let render = |parts: [RecordPart; 2], tx: mpsc::SyncSender<Chunk>| {
+    let render = |parts: [RecordPart; 3], tx: mpsc::SyncSender<Chunk>| {
         for part in parts {
             let mut buf = Vec::with_capacity(CHUNK + 4096);
             let mut n = 0u64;
@@ -190,7 +199,7 @@ fn write_parallel(engine: &Engine, out: &mut impl Write) -> Result<u64> {
             }
         }
     };
-    let [app_day, app_month, hot_day, hot_month] = RecordPart::ALL;
+    let [app_day, app_month, hot_day, hot_month, item_day, item_month] = RecordPart::ALL;
     // DAY parts are most of the output: a short queue keeps memory flat. MONTH parts wait
     // in their queue while the DAY part before them is written (a few % of the output).
     let (day_tx, day_rx) = mpsc::sync_channel::<Chunk>(4);
@@ -198,12 +207,14 @@ fn write_parallel(engine: &Engine, out: &mut impl Write) -> Result<u64> {
     std::thread::scope(|scope| -> Result<u64> {
         std::thread::Builder::new()
             .name("render-day".into())
-            .spawn_scoped(scope, move || render([app_day, hot_day], day_tx))?;
+            .spawn_scoped(scope, move || render([app_day, hot_day, item_day], day_tx))?;
         std::thread::Builder::new()
             .name("render-month".into())
-            .spawn_scoped(scope, move || render([app_month, hot_month], month_tx))?;
+            .spawn_scoped(scope, move || {
+                render([app_month, hot_month, item_month], month_tx)
+            })?;
         let mut records = 0u64;
-        for rx in [&day_rx, &month_rx, &day_rx, &month_rx] {
+        for rx in [&day_rx, &month_rx, &day_rx, &month_rx, &day_rx, &month_rx] {
             loop {
                 match rx.recv() {
                     Ok(Some((bytes, n))) => {

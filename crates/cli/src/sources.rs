@@ -30,7 +30,7 @@ pub fn parse_source_arg(s: &str) -> Result<SourceArg, String> {
 #[derive(clap::Args, Clone, Debug)]
 pub struct SourceOptions {
     /// A source to read: NAME=PATH, one record per line in the source's encoding. NAME is a
-    /// built-in preset (hotline, onenet, bdc) or the name of a --mapping file. Repeatable.
+    /// built-in preset (hotline, onenet, bdc, catalogue) or the name of a --mapping file. Repeatable.
     #[arg(long = "source", value_name = "NAME=PATH", value_parser = parse_source_arg, required = true)]
     pub sources: Vec<SourceArg>,
     /// A source mapping file (TOML) that defines another upstream system; see docs/mappings.md.

@@ -69,10 +69,7 @@ fn dims_pb(d: &Dims) -> Vec<u32> {
 }
 
 fn family_pb(f: Family) -> i32 {
-    match f {
-        Family::Application => pb::Family::Application as i32,
-        Family::Hotline => pb::Family::Hotline as i32,
-    }
+    f.to_pb() as i32
 }
 
 const EVENTS: [(OrderEvent, pb::OrderEventKind); 7] = [

@@ -5,6 +5,7 @@
 //! case arrives, so late and out-of-order records are folded in exactly.
 
 use crate::case::{Application, OrderEvent, WorkOrder};
+use crate::catalogue::{Catalogue, Declared};
 use crate::intern::Sym;
 use crate::schema::{app, hot, Dims};
 use govstream_calendar::civil::MICROS_PER_DAY;
@@ -116,7 +117,14 @@ fn counter(rc: &RegionCalendar, dims: Dims) -> impl Fn(&mut Vec<Item>, i64, u8) 
 
 /// An application's contribution; `dims` are its resolved dimensions ([`application_dims`]) and
 /// `region` the string of `dims.region`, which selects the calendar.
-pub fn application(a: &Application, cal: &Calendar, dims: Dims, region: &str, out: &mut Vec<Item>) {
+pub fn application(
+    a: &Application,
+    cal: &Calendar,
+    catalogue: &Catalogue,
+    dims: Dims,
+    region: &str,
+    out: &mut Vec<Item>,
+) {
     let rc = cal.for_region(region);
     let count = counter(rc, dims);
     if let Some(s) = &a.submit {
@@ -181,6 +189,25 @@ pub fn application(a: &Application, cal: &Calendar, dims: Dims, region: &str, ou
         }
         if visits == 0 {
             count(out, t, app::ZERO_TRIP);
+        }
+        // Against the listing in force at acceptance (rules 14-15).
+        match catalogue.declared(dims.subject, acc.at) {
+            None => {}
+            Some(Declared::Unlisted) => count(out, t, app::UNLISTED),
+            Some(Declared::Listed { max_visits }) => {
+                if max_visits <= 1 {
+                    count(out, t, app::DECLARED_ONE_TRIP);
+                    if visits <= 1 {
+                        count(out, t, app::DECLARED_ONE_TRIP_KEPT);
+                    }
+                }
+                if max_visits == 0 {
+                    count(out, t, app::DECLARED_ZERO_TRIP);
+                    if visits == 0 {
+                        count(out, t, app::DECLARED_ZERO_TRIP_KEPT);
+                    }
+                }
+            }
         }
         let d = (rc.working_time(acc.at, t) - suspended_us).max(0);
         out.push(Item::Duration {

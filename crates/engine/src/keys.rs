@@ -67,21 +67,12 @@ pub fn aggregate_key_json(k: &pb::AggregateKey) -> String {
     } else {
         "DAY"
     };
-    let mut fields: [(&str, &str); 7] = [
+    let mut fields: Vec<(&str, &str)> = vec![
         ("family", family.name()),
         ("granularity", gran),
         ("window", &k.window),
-        ("", ""),
-        ("", ""),
-        ("", ""),
-        ("", ""),
     ];
-    for (f, (name, value)) in fields[3..]
-        .iter_mut()
-        .zip(family.dimension_names().into_iter().zip(dims))
-    {
-        *f = (name, value);
-    }
+    fields.extend(family.dimension_names().iter().copied().zip(dims));
     fields.sort_unstable_by_key(|(name, _)| *name);
     let mut out = String::with_capacity(160);
     for (name, value) in fields {
@@ -105,8 +96,10 @@ pub fn aggregate_key_from_json(text: &str) -> Option<pb::AggregateKey> {
     } else {
         pb::Granularity::Day
     };
-    let [a, b, c, d] = family.dimension_names();
-    let dims = [s(a)?, s(b)?, s(c)?, s(d)?];
+    let mut dims: [String; 4] = Default::default();
+    for (d, name) in dims.iter_mut().zip(family.dimension_names()) {
+        *d = s(name)?;
+    }
     Some(schema::aggregate_key(
         family,
         granularity,

@@ -7,6 +7,7 @@
 //! order, not on duplicates.
 
 mod case;
+mod catalogue;
 mod checkpoint;
 mod contrib;
 mod fasthash;
@@ -29,6 +30,7 @@ use case::{
     max_opt, min_opt, seen_entry, take_earliest, take_latest, AcceptA, Application, Case, Dims,
     DispatchA, Facts, OrderEvent, RegisterA, SubmitA, WorkOrder,
 };
+use catalogue::{Added, Catalogue, Listing};
 use contrib::Item;
 use fasthash::FastMap;
 use govstream_calendar::Calendar;
@@ -141,6 +143,8 @@ pub struct Engine {
     retired: FastMap<u128, (Sym, i64)>,
     /// Source watermarks at the last sweep.
     swept_at: FastMap<Sym, i64>,
+    /// Every accepted listing version, and which application cases join on each item.
+    catalogue: Catalogue,
 }
 
 fn enum_name(full: &str, prefix: &str) -> String {
@@ -188,7 +192,21 @@ impl Engine {
             source_wm: FastMap::default(),
             retired: FastMap::default(),
             swept_at: FastMap::default(),
+            catalogue: Catalogue::default(),
         }
+    }
+
+    /// Says that a catalogue source is configured (even one that never sends a record): then
+    /// applications with no listing in force at acceptance count as `unlisted` (metrics.md).
+    /// Call before applying events.
+    pub fn with_catalogue(mut self) -> Engine {
+        self.catalogue.configured = true;
+        self
+    }
+
+    /// Listing versions accepted (every item).
+    pub fn listings(&self) -> usize {
+        self.catalogue.listings()
     }
 
     /// An engine that retires finished cases (rule 17). `None`: keep every case.
@@ -335,6 +353,9 @@ impl Engine {
     /// canonical encoding, as on the normalized topic) — a harness takes it where it is
     /// cheapest, e.g. on the thread that normalized the event.
     pub fn apply_fingerprinted(&mut self, ev: &pb::CaseEvent, fingerprint: u64) -> Applied {
+        if ev.case_kind() == pb::CaseKind::Listing {
+            return self.apply_listing(ev, fingerprint);
+        }
         let t = ev.event_time_us;
         let key = case_key(&ev.source, &ev.case_id);
         let mut source = Sym::EMPTY;
@@ -364,6 +385,83 @@ impl Engine {
         self.fold_event(ev, key, source, fingerprint)
     }
 
+    /// Adds a catalogue listing, and recomputes the contributions of the (live) application
+    /// cases joined on its item: their declared counters may change (rule 15). A listing does
+    /// not move the watermark (rule 16) and is not subject to retention.
+    fn apply_listing(&mut self, ev: &pb::CaseEvent, fingerprint: u64) -> Applied {
+        if ev.stage() != pb::Stage::Listing {
+            self.stats.ignored += 1;
+            return Applied::Ignored;
+        }
+        let item = self.interner.intern(&ev.service_item);
+        let region = self.interner.intern(&ev.region);
+        let dept = self.interner.intern(&ev.department);
+        let listing = Listing::of_event(ev, region, dept, fingerprint);
+        // The joined cases' contributions before the listing is added.
+        let mut keys = self
+            .catalogue
+            .items
+            .get(&item)
+            .map(|i| i.cases.clone())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut before = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(case) = self.cases.get(&key) else {
+                continue;
+            };
+            let Facts::Application(a) = &case.facts else {
+                continue;
+            };
+            if contrib::application_dims(a).subject != item {
+                continue;
+            }
+            let mut old = Vec::new();
+            contribution(
+                &case.facts,
+                &self.cal,
+                &self.interner,
+                &self.catalogue,
+                self.sym_12345,
+                &mut old,
+            );
+            before.push((key, old));
+        }
+        match self.catalogue.add(item, listing) {
+            Added::Duplicate => {
+                self.stats.duplicates += 1;
+                return Applied::Duplicate;
+            }
+            Added::Conflict => {
+                self.stats.conflicts += 1;
+                return Applied::Conflict;
+            }
+            Added::New => {}
+        }
+        for (key, mut old) in before {
+            let Some(case) = self.cases.get(&key) else {
+                continue;
+            };
+            self.new.clear();
+            contribution(
+                &case.facts,
+                &self.cal,
+                &self.interner,
+                &self.catalogue,
+                self.sym_12345,
+                &mut self.new,
+            );
+            if old != self.new {
+                cancel_common(&mut old, &mut self.new);
+                self.store.apply(Family::Application, &old, -1);
+                self.store.apply(Family::Application, &self.new, 1);
+            }
+        }
+        self.stats.applied += 1;
+        Applied::New
+    }
+
     /// Folds an event into its case (retention already decided it may).
     fn fold_event(&mut self, ev: &pb::CaseEvent, key: u128, source: Sym, fp: u64) -> Applied {
         let t = ev.event_time_us;
@@ -373,7 +471,7 @@ impl Engine {
         let is_app = match kind {
             pb::CaseKind::Application => true,
             pb::CaseKind::WorkOrder => false,
-            pb::CaseKind::Unspecified => {
+            pb::CaseKind::Unspecified | pb::CaseKind::Listing => {
                 self.stats.ignored += 1;
                 return Applied::Ignored;
             }
@@ -409,9 +507,16 @@ impl Engine {
             &case.facts,
             &self.cal,
             &self.interner,
+            &self.catalogue,
             self.sym_12345,
             &mut self.old,
         );
+        let item_before = match &case.facts {
+            Facts::Application(a) if self.catalogue.configured => {
+                Some(contrib::application_dims(a).subject)
+            }
+            _ => None,
+        };
         let dims_app = Dims {
             region,
             dept,
@@ -436,9 +541,17 @@ impl Engine {
             &case.facts,
             &self.cal,
             &self.interner,
+            &self.catalogue,
             self.sym_12345,
             &mut self.new,
         );
+        if let (Some(before), Facts::Application(a)) = (item_before, &case.facts) {
+            // Index the case under its (new) item, for listings that arrive later.
+            let now = contrib::application_dims(a).subject;
+            if now != before {
+                self.catalogue.join(now, key);
+            }
+        }
         let family = if is_app {
             Family::Application
         } else {
@@ -600,6 +713,16 @@ impl Engine {
     /// render them on several threads (`&Engine` is `Sync`) and concatenate them in the order
     /// of [`RecordPart::ALL`].
     pub fn for_each_row_of(&self, part: RecordPart, emit: impl FnMut(&schema::Row)) {
+        if part.family == Family::Item {
+            return output::render_items(
+                &self.catalogue,
+                &self.interner,
+                self.watermark,
+                self.cal.offset_s(),
+                part.granularity,
+                emit,
+            );
+        }
         output::render_part(
             &self.store,
             &self.interner,
@@ -636,6 +759,7 @@ impl Engine {
             inner: spilled,
             symbols: self.interner.strings().len() as u32,
         };
+        let mut emit = emit;
         output::render_each(
             &self.store,
             &self.interner,
@@ -643,8 +767,18 @@ impl Engine {
             self.cal.offset_s(),
             None,
             &mut back,
-            emit,
-        )
+            &mut emit,
+        );
+        for gran in [pb::Granularity::Day, pb::Granularity::Month] {
+            output::render_items(
+                &self.catalogue,
+                &self.interner,
+                self.watermark,
+                self.cal.offset_s(),
+                gran,
+                &mut emit,
+            );
+        }
     }
 }
 
@@ -679,18 +813,19 @@ fn cancel_common(old: &mut Vec<Item>, new: &mut Vec<Item>) {
     }
 }
 
-/// The contribution of a case, from its facts.
+/// The contribution of a case, from its facts (and, for an application, the catalogue).
 fn contribution(
     f: &Facts,
     cal: &Calendar,
     interner: &Interner,
+    catalogue: &Catalogue,
     sym_12345: Sym,
     out: &mut Vec<Item>,
 ) {
     match f {
         Facts::Application(a) => {
             let dims = contrib::application_dims(a);
-            contrib::application(a, cal, dims, interner.get(dims.region), out)
+            contrib::application(a, cal, catalogue, dims, interner.get(dims.region), out)
         }
         Facts::WorkOrder(o) => {
             let reg = o.register.as_ref();

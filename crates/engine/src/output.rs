@@ -2,6 +2,7 @@
 //! functions, up to the watermark), MONTH sums, in the canonical order.
 
 use crate::case::Dims;
+use crate::catalogue::{Catalogue, Listing};
 use crate::contrib::BUCKETS;
 use crate::fasthash::FastMap;
 use crate::intern::Interner;
@@ -227,7 +228,8 @@ pub fn render_each(
     spilled: &mut dyn SpillSource,
     mut emit: impl FnMut(&Row),
 ) {
-    for fam in Family::ALL {
+    // The families of cases; `item` records come from the catalogue (`render_items`).
+    for fam in Family::CASES {
         for gran in [pb::Granularity::Day, pb::Granularity::Month] {
             let part = RecordPart {
                 family: fam,
@@ -241,8 +243,9 @@ pub fn render_each(
 }
 
 /// One family's records of one granularity: a contiguous part of the canonical order
-/// (application DAY, application MONTH, hotline DAY, hotline MONTH). Parts are independent, so
-/// a harness may render them on several threads and concatenate them in this order.
+/// (application DAY, application MONTH, hotline DAY, hotline MONTH, item DAY, item MONTH).
+/// Parts are independent, so a harness may render them on several threads and concatenate
+/// them in this order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RecordPart {
     pub family: Family,
@@ -251,7 +254,7 @@ pub struct RecordPart {
 
 impl RecordPart {
     /// Every part, in canonical order.
-    pub const ALL: [RecordPart; 4] = [
+    pub const ALL: [RecordPart; 6] = [
         RecordPart {
             family: Family::Application,
             granularity: pb::Granularity::Day,
@@ -266,9 +269,123 @@ impl RecordPart {
         },
         RecordPart {
             family: Family::Hotline,
+            granularity: pb::Granularity::Month,
+        },
+        RecordPart {
+            family: Family::Item,
+            granularity: pb::Granularity::Day,
+        },
+        RecordPart {
+            family: Family::Item,
             granularity: pb::Granularity::Month,
         },
     ];
+}
+
+/// The records of family `item` of one granularity, in canonical order: per (region, dept) of
+/// the listings, snapshots of the listings in force at the end of each window (rule 14: a
+/// listing is in force at the end E of a day when its instant is ≤ E), from the window of the
+/// earliest listing to the watermark's (the current window's snapshot at the end of the
+/// watermark's day). None before the first event (rule 16).
+pub fn render_items(
+    catalogue: &Catalogue,
+    interner: &Interner,
+    watermark: Option<i64>,
+    offset_s: i32,
+    granularity: pb::Granularity,
+    mut emit: impl FnMut(&Row),
+) {
+    let (Some(wm), Some(earliest)) = (watermark, catalogue.earliest()) else {
+        return;
+    };
+    let wm_day = Day::of_instant(wm, offset_s).0;
+    let first_day = Day::of_instant(earliest, offset_s).0;
+    if first_day > wm_day {
+        return;
+    }
+    // Per key, the changes of its counters at the end of each day.
+    let mut steps: BTreeMap<i32, Vec<(Dims, [i64; COUNTERS])>> = BTreeMap::new();
+    for listings in catalogue.items.values() {
+        let mut current: Option<&Listing> = None;
+        for l in &listings.versions {
+            if current.is_some_and(|c| (c.version, c.at) >= (l.version, l.at)) {
+                continue;
+            }
+            // The first day whose end is at or after the listing's instant.
+            let d = Day::of_instant(l.at, offset_s);
+            let day = if d.start(offset_s) == l.at {
+                d.0 - 1
+            } else {
+                d.0
+            };
+            let day = day.max(first_day);
+            let changes = steps.entry(day).or_default();
+            if let Some(c) = current {
+                changes.push((item_key(c), c.item_counters().map(|v| -v)));
+            }
+            changes.push((item_key(l), l.item_counters()));
+            current = Some(l);
+        }
+    }
+    let rank = interner.ranks();
+    let order = |d: &Dims| (rank[d.region.0 as usize], rank[d.dept.0 as usize]);
+    let mut now: FastMap<Dims, [i64; COUNTERS]> = FastMap::default();
+    let mut snapshot = |day: i32, window: &str, now: &FastMap<Dims, [i64; COUNTERS]>| {
+        let mut rows: Vec<(&Dims, &[i64; COUNTERS])> = now
+            .iter()
+            .filter(|(_, c)| c.iter().any(|v| *v != 0))
+            .collect();
+        rows.sort_unstable_by_key(|(d, _)| order(d));
+        let _ = day;
+        for (dims, c) in rows {
+            emit(&Row {
+                family: Family::Item,
+                granularity,
+                window,
+                dims: dims.strs(interner),
+                counters: c.map(|v| v.max(0) as u64),
+                overdue_open: 0,
+                buckets: &[],
+                sum: 0.0,
+                count: 0,
+            });
+        }
+    };
+    let mut changes = steps.range(..=wm_day).peekable();
+    let mut apply_through = |day: i32, now: &mut FastMap<Dims, [i64; COUNTERS]>| {
+        while let Some((_, list)) = changes.next_if(|(d, _)| **d <= day) {
+            for (dims, delta) in list {
+                let c = now.entry(*dims).or_insert([0; COUNTERS]);
+                for (a, b) in c.iter_mut().zip(delta) {
+                    *a += b;
+                }
+            }
+        }
+    };
+    if granularity == pb::Granularity::Day {
+        for day in first_day..=wm_day {
+            apply_through(day, &mut now);
+            snapshot(day, &Day(day).to_string(), &now);
+        }
+    } else {
+        let (mut m, last) = (month_key(first_day), month_key(wm_day));
+        while m <= last {
+            let end = month_end(m).min(wm_day);
+            apply_through(end, &mut now);
+            let window = format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);
+            snapshot(end, &window, &now);
+            m += 1;
+        }
+    }
+}
+
+/// The `item` key of a listing: its region and department.
+fn item_key(l: &Listing) -> Dims {
+    Dims {
+        region: l.region,
+        dept: l.dept,
+        ..Dims::default()
+    }
 }
 
 /// The records of one [`RecordPart`], in canonical order; `spilled` is read once from its start
@@ -288,6 +405,10 @@ pub fn render_part(
         return;
     };
     let fam = part.family;
+    if !fam.of_cases() {
+        // The store holds no `item` cells: see `render_items`.
+        return;
+    }
     let wm_day = Day::of_instant(wm, offset_s).0;
     let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains_key(&(fam, *dims)));
     // The first day rendered of a key (every key is visited from its first day: the overdue

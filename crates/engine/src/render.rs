@@ -66,6 +66,12 @@ pub fn write_json(row: &Row, out: &mut Vec<u8>) {
         push_u64(out, v);
         out.push(b',');
     }
+    if !row.family.of_cases() {
+        // `item`: snapshots only, no `overdue_open`, no duration (rule 12).
+        out.pop();
+        out.extend_from_slice(b"}}");
+        return;
+    }
     out.push(b'"');
     out.extend_from_slice(schema::OVERDUE_OPEN.as_bytes());
     out.extend_from_slice(b"\":");

@@ -14,7 +14,7 @@ use govstream_proto::v1 as pb;
 /// kept apart); a family uses the first `family.counter_names().len()`. Also the width of the
 /// counter arrays in checkpoints and partials (shorter arrays read back zero-padded).
 pub const COUNTERS: usize = 14;
-const _: () = assert!(COUNTERS >= max(app::NAMES.len(), hot::NAMES.len()));
+const _: () = assert!(COUNTERS >= max(app::NAMES.len(), max(hot::NAMES.len(), item::NAMES.len())));
 
 /// The snapshot counter every family ends with (rule 12: last).
 pub const OVERDUE_OPEN: &str = "overdue_open";
@@ -34,6 +34,12 @@ const fn max(a: usize, b: usize) -> usize {
 /// order), `NAMES` in that order, and the conversions to and from its protobuf message.
 macro_rules! counters {
     ($(#[$doc:meta])* $module:ident, $message:ident, { $($konst:ident => $field:ident),+ $(,)? }) => {
+        counters!(@family $(#[$doc])* $module, $message, [overdue_open], { $($konst => $field),+ });
+    };
+    ($(#[$doc:meta])* $module:ident, $message:ident, snapshots, { $($konst:ident => $field:ident),+ $(,)? }) => {
+        counters!(@family $(#[$doc])* $module, $message, [], { $($konst => $field),+ });
+    };
+    (@family $(#[$doc:meta])* $module:ident, $message:ident, [$($overdue:ident)?], { $($konst:ident => $field:ident),+ }) => {
         $(#[$doc])*
         pub mod $module {
             use super::{pb, COUNTERS};
@@ -45,18 +51,20 @@ macro_rules! counters {
 
             /// The protobuf counters: `c` in canonical order, negative values (a retraction
             /// not yet matched) shown as 0.
+            #[allow(unused_variables)]
             pub fn to_pb(c: &[i64; COUNTERS], overdue_open: i64) -> pb::$message {
                 pb::$message {
                     $($field: c[$konst as usize].max(0) as u64,)+
-                    overdue_open: overdue_open.max(0) as u64,
+                    $($overdue: overdue_open.max(0) as u64,)?
                 }
             }
 
-            /// Canonical order and `overdue_open` of protobuf counters.
+            /// Canonical order and `overdue_open` (0 for a family without it) of protobuf
+            /// counters.
             pub fn from_pb(p: &pb::$message) -> ([u64; COUNTERS], u64) {
                 let mut c = [0u64; COUNTERS];
                 $(c[$konst as usize] = p.$field;)+
-                (c, p.overdue_open)
+                (c, 0 $(+ p.$overdue)?)
             }
         }
     };
@@ -79,6 +87,11 @@ counters!(
         WITHDRAWN => withdrawn,
         REVIEWS => reviews,
         BAD_REVIEWS => bad_reviews,
+        DECLARED_ONE_TRIP => declared_one_trip,
+        DECLARED_ONE_TRIP_KEPT => declared_one_trip_kept,
+        DECLARED_ZERO_TRIP => declared_zero_trip,
+        DECLARED_ZERO_TRIP_KEPT => declared_zero_trip_kept,
+        UNLISTED => unlisted,
     }
 );
 
@@ -98,6 +111,20 @@ counters!(
         SATISFIED => satisfied,
         UNREACHABLE => unreachable,
         REOPENED => reopened,
+    }
+);
+
+counters!(
+    /// Counters of family `item` (metrics.md): snapshots of the listings in force at the end of
+    /// the window, by index. No `overdue_open`, no duration.
+    item, ItemCounters, snapshots, {
+        ITEMS => items,
+        ONE_TRIP_ITEMS => one_trip_items,
+        ZERO_TRIP_ITEMS => zero_trip_items,
+        FULLY_ONLINE_ITEMS => fully_online_items,
+        IMMEDIATE_ITEMS => immediate_items,
+        LEGAL_DAYS => legal_days,
+        PROMISE_DAYS => promise_days,
     }
 );
 
@@ -187,17 +214,23 @@ pub fn rate(family: Family, name: &str) -> &'static Rate {
 pub enum Family {
     Application = 0,
     Hotline = 1,
+    /// The service-item catalogue: listings in force, by the listing's region and department.
+    Item = 2,
 }
 
 impl Family {
     /// Every family, in rendering order (rule 12).
-    pub const ALL: [Family; 2] = [Family::Application, Family::Hotline];
+    pub const ALL: [Family; 3] = [Family::Application, Family::Hotline, Family::Item];
+
+    /// The families of cases (with `overdue_open` and a duration histogram).
+    pub const CASES: [Family; 2] = [Family::Application, Family::Hotline];
 
     /// The name in JSON, metrics and configuration.
     pub const fn name(self) -> &'static str {
         match self {
             Family::Application => "application",
             Family::Hotline => "hotline",
+            Family::Item => "item",
         }
     }
 
@@ -205,12 +238,19 @@ impl Family {
         Family::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// Names of the key's dimensions, in key order.
-    pub const fn dimension_names(self) -> [&'static str; 4] {
+    /// Names of the key's dimensions, in key order (the values of a key follow this order;
+    /// `item` keys have two).
+    pub const fn dimension_names(self) -> &'static [&'static str] {
         match self {
-            Family::Application => ["region", "dept", "item", "channel"],
-            Family::Hotline => ["region", "dept", "category", "channel"],
+            Family::Application => &["region", "dept", "item", "channel"],
+            Family::Hotline => &["region", "dept", "category", "channel"],
+            Family::Item => &["region", "dept"],
         }
+    }
+
+    /// Whether records have `overdue_open` (last among the counters) and a duration histogram.
+    pub const fn of_cases(self) -> bool {
+        !matches!(self, Family::Item)
     }
 
     /// Counter names in canonical order, `overdue_open` excluded (it comes last).
@@ -218,6 +258,7 @@ impl Family {
         match self {
             Family::Application => app::NAMES,
             Family::Hotline => hot::NAMES,
+            Family::Item => item::NAMES,
         }
     }
 
@@ -229,6 +270,7 @@ impl Family {
         match self {
             Family::Application => pb::Family::Application,
             Family::Hotline => pb::Family::Hotline,
+            Family::Item => pb::Family::Item,
         }
     }
 
@@ -236,6 +278,7 @@ impl Family {
         match f {
             pb::Family::Application => Some(Family::Application),
             pb::Family::Hotline => Some(Family::Hotline),
+            pb::Family::Item => Some(Family::Item),
             pb::Family::Unspecified => None,
         }
     }
@@ -245,6 +288,7 @@ impl Family {
         match c {
             pb::aggregate_record::Counters::Application(_) => Family::Application,
             pb::aggregate_record::Counters::Hotline(_) => Family::Hotline,
+            pb::aggregate_record::Counters::Item(_) => Family::Item,
         }
     }
 
@@ -259,6 +303,7 @@ impl Family {
                 pb::aggregate_record::Counters::Application(app::to_pb(c, overdue_open))
             }
             Family::Hotline => pb::aggregate_record::Counters::Hotline(hot::to_pb(c, overdue_open)),
+            Family::Item => pb::aggregate_record::Counters::Item(item::to_pb(c, overdue_open)),
         }
     }
 }
@@ -273,6 +318,10 @@ pub fn counters_from_pb(c: &pb::aggregate_record::Counters) -> (Family, [u64; CO
         pb::aggregate_record::Counters::Hotline(h) => {
             let (c, o) = hot::from_pb(h);
             (Family::Hotline, c, o)
+        }
+        pb::aggregate_record::Counters::Item(i) => {
+            let (c, o) = item::from_pb(i);
+            (Family::Item, c, o)
         }
     }
 }
@@ -296,6 +345,7 @@ pub fn aggregate_key(
     let (item, category) = match family {
         Family::Application => (third, String::new()),
         Family::Hotline => (String::new(), third),
+        Family::Item => (String::new(), String::new()),
     };
     pb::AggregateKey {
         family: family.to_pb() as i32,
@@ -316,6 +366,7 @@ pub fn key_dimensions(key: &pb::AggregateKey) -> (Family, [&str; 4]) {
     let third = match family {
         Family::Application => &key.item,
         Family::Hotline => &key.category,
+        Family::Item => "",
     };
     (family, [&key.region, &key.dept, third, &key.channel])
 }
@@ -328,12 +379,12 @@ pub struct Row<'a> {
     pub granularity: pb::Granularity,
     /// `yyyy-MM-dd` (DAY) or `yyyy-MM` (MONTH).
     pub window: &'a str,
-    /// In the family's key order.
+    /// In the family's key order (an `item` key uses the first two).
     pub dims: [&'a str; 4],
     /// Canonical order; a family uses the first `counter_names().len()`.
     pub counters: [u64; COUNTERS],
     pub overdue_open: u64,
-    /// Cumulative bucket counts (Prometheus `le`), one per bound and +Inf.
+    /// Cumulative bucket counts (Prometheus `le`), one per bound and +Inf (none for `item`).
     pub buckets: &'a [u64],
     /// Total duration in working days.
     pub sum: f64,
@@ -352,7 +403,7 @@ impl Row<'_> {
                 self.dims.map(str::to_owned),
             )),
             counters: Some(self.family.counters_to_pb(&c, overdue)),
-            duration: Some(pb::DurationHistogram {
+            duration: self.family.of_cases().then(|| pb::DurationHistogram {
                 cumulative_counts: self.buckets.to_vec(),
                 sum: self.sum,
                 count: self.count,
@@ -372,21 +423,17 @@ impl Row<'_> {
             Some(c) => counters_from_pb(c),
             None => (key_dimensions(key).0, [0; COUNTERS], 0),
         };
-        let (_, dims) = {
-            let third = match family {
-                Family::Application => key.item.as_str(),
-                Family::Hotline => key.category.as_str(),
-            };
-            (
-                family,
-                [
-                    key.region.as_str(),
-                    key.dept.as_str(),
-                    third,
-                    key.channel.as_str(),
-                ],
-            )
+        let third = match family {
+            Family::Application => key.item.as_str(),
+            Family::Hotline => key.category.as_str(),
+            Family::Item => "",
         };
+        let dims = [
+            key.region.as_str(),
+            key.dept.as_str(),
+            third,
+            key.channel.as_str(),
+        ];
         let (buckets, sum, count) = match &r.duration {
             Some(h) => (h.cumulative_counts.as_slice(), h.sum, h.count),
             None => (&[][..], 0.0, 0),
@@ -458,7 +505,7 @@ mod tests {
             assert_eq!(Family::of_counters(&p), fam);
             let (f, back, o) = counters_from_pb(&p);
             assert_eq!(f, fam);
-            assert_eq!(o, 99);
+            assert_eq!(o, if fam.of_cases() { 99 } else { 0 });
             for (i, v) in back.iter().enumerate() {
                 let want = if i < n { i as u64 + 1 } else { 0 };
                 assert_eq!(*v, want, "{fam:?} counter {i}");
@@ -471,12 +518,13 @@ mod tests {
         assert_eq!(app::NAMES[app::ON_TIME as usize], "on_time");
         assert_eq!(hot::NAMES[hot::REOPENED as usize], "reopened");
         assert_eq!(hot::NAMES.len(), 13);
-        assert_eq!(app::NAMES.len(), 9);
+        assert_eq!(app::NAMES.len(), 14);
+        assert_eq!(item::NAMES.len(), 7);
         for f in Family::ALL {
             assert_eq!(Family::from_name(f.name()), Some(f));
             assert_eq!(Family::from_pb(f.to_pb()), Some(f));
             for d in f.dimension_names() {
-                assert!(DIMENSION_NAMES.contains(&d));
+                assert!(DIMENSION_NAMES.contains(d));
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 fn sources() -> Vec<CompiledSource> {
     let key = Arc::new(PseudonymKey::new("engine-test-key"));
-    ["hotline", "onenet", "bdc"]
+    ["hotline", "onenet", "bdc", "catalogue"]
         .iter()
         .map(|n| preset(n, key.clone()).unwrap().unwrap())
         .collect()
@@ -187,7 +187,7 @@ fn application_counters_and_histogram() {
     let line = canonical_json(&engine(&[sb("P1", "2020-07-15 09:00:00", "1")]).records()[0]);
     assert_eq!(
         line,
-        r#"{"family":"application","granularity":"DAY","window":"2020-07-15","region":"652801","dept":"D1","item":"T1","channel":"ONLINE","counters":{"submitted":1,"accepted":0,"completed":0,"on_time":0,"at_most_one_trip":0,"zero_trip":0,"withdrawn":0,"reviews":0,"bad_reviews":0,"overdue_open":0},"duration":{"buckets":[0,0,0,0,0,0,0,0,0,0],"sum":0.0,"count":0}}"#
+        r#"{"family":"application","granularity":"DAY","window":"2020-07-15","region":"652801","dept":"D1","item":"T1","channel":"ONLINE","counters":{"submitted":1,"accepted":0,"completed":0,"on_time":0,"at_most_one_trip":0,"zero_trip":0,"withdrawn":0,"reviews":0,"bad_reviews":0,"declared_one_trip":0,"declared_one_trip_kept":0,"declared_zero_trip":0,"declared_zero_trip_kept":0,"unlisted":0,"overdue_open":0},"duration":{"buckets":[0,0,0,0,0,0,0,0,0,0],"sum":0.0,"count":0}}"#
     );
 }
 
@@ -1283,5 +1283,223 @@ mod retention {
             prop_assert_eq!(e.stats().retired_records, 0);
             prop_assert_eq!(with, reference);
         }
+    }
+}
+
+/// The service-item catalogue: the event-time join (rules 14-16) and family `item`.
+mod catalogue {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A catalogue record of item T1 (the item of `sb`/`sl`), department D1.
+    fn listing(
+        version: u32,
+        at: &str,
+        status: u32,
+        max_visits: u32,
+        depth: u32,
+    ) -> (&'static str, String) {
+        (
+            "catalogue",
+            format!(
+                r#"{{"TASKCODE":"T1","VERSION":{version},"UPDATETIME":"{at}","STATUS":"{status}","TASKNAME":"公共场所卫生许可","AREACODE":"652801","DEPTCODE":"D1","ITEMTYPE":"CN","LEGALDAYS":"20","PROMISEDAYS":"5","MAXVISITS":"{max_visits}","ONLINEDEPTH":"{depth}"}}"#
+            ),
+        )
+    }
+
+    fn with_catalogue(records: &[(&str, String)]) -> Engine {
+        let mut e = Engine::new(Arc::new(Calendar::bundled())).with_catalogue();
+        apply_raw(&mut e, records);
+        e
+    }
+
+    /// An application of T1 accepted on 07-15 and completed online on 07-16 (no visit).
+    fn online_case() -> Vec<(&'static str, String)> {
+        vec![
+            sb("P1", "2020-07-15 09:00:00", "1"),
+            sl("P1", "2020-07-15 10:00:00", 5, "CN"),
+            bj("P1", "2020-07-16 10:00:00", 1, 1),
+        ]
+    }
+
+    fn declared(out: &[Value], window: &str) -> [u64; 5] {
+        let r = one(out, "application", "DAY", window);
+        [
+            "declared_one_trip",
+            "declared_one_trip_kept",
+            "declared_zero_trip",
+            "declared_zero_trip_kept",
+            "unlisted",
+        ]
+        .map(|c| counter(r, c))
+    }
+
+    #[test]
+    fn an_application_uses_the_listing_in_force_at_its_acceptance() {
+        let mut recs = online_case();
+        recs.push(listing(1, "2020-06-01 00:00:00", 1, 1, 3));
+        assert_eq!(
+            declared(&render(&with_catalogue(&recs)), "2020-07-16"),
+            [1, 1, 0, 0, 0]
+        );
+        // Version 2 (no visit at all) took effect before the acceptance: it governs.
+        recs.push(listing(2, "2020-07-10 00:00:00", 1, 0, 4));
+        assert_eq!(
+            declared(&render(&with_catalogue(&recs)), "2020-07-16"),
+            [1, 1, 1, 1, 0]
+        );
+        // Version 3 takes effect after the acceptance: it does not.
+        recs.push(listing(3, "2020-07-15 10:00:01", 1, 2, 4));
+        assert_eq!(
+            declared(&render(&with_catalogue(&recs)), "2020-07-16"),
+            [1, 1, 1, 1, 0]
+        );
+        // A higher version already in force at acceptance wins over a later UPDATETIME of a
+        // lower one; suspended: in force but counts nowhere (unlisted).
+        recs.push(listing(9, "2020-07-01 00:00:00", 2, 0, 4));
+        assert_eq!(
+            declared(&render(&with_catalogue(&recs)), "2020-07-16"),
+            [0, 0, 0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn unlisted_counts_only_when_a_catalogue_is_configured() {
+        let out = render(&with_catalogue(&online_case()));
+        assert_eq!(declared(&out, "2020-07-16"), [0, 0, 0, 0, 1]);
+        let out = run(&online_case());
+        assert_eq!(declared(&out, "2020-07-16"), [0, 0, 0, 0, 0]);
+        // A visit breaks the promise of no visit, not the one of at most one.
+        let mut recs = online_case();
+        recs[0] = sb("P1", "2020-07-15 09:00:00", "2");
+        recs.push(listing(1, "2020-06-01 00:00:00", 1, 0, 4));
+        assert_eq!(
+            declared(&render(&with_catalogue(&recs)), "2020-07-16"),
+            [1, 1, 1, 0, 0]
+        );
+    }
+
+    #[test]
+    fn item_snapshots_run_from_the_first_listing_to_the_watermark() {
+        let recs = vec![
+            // In force at the end of 07-09 (rule 14: 00:00:00 of 07-10 is that day's end)...
+            listing(1, "2020-07-10 00:00:00", 1, 1, 4),
+            // ...but the windows start with the one containing the earliest UPDATETIME.
+            listing(2, "2020-07-12 15:00:00", 1, 0, 3),
+            tick("2020-07-13 08:00:00"),
+        ];
+        let out = render(&with_catalogue(&recs));
+        let days: Vec<&str> = out
+            .iter()
+            .filter(|r| r["family"] == "item" && r["granularity"] == "DAY")
+            .map(|r| r["window"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            days,
+            ["2020-07-10", "2020-07-11", "2020-07-12", "2020-07-13"]
+        );
+        let d = one(&out, "item", "DAY", "2020-07-11");
+        assert_eq!(d["region"], "652801");
+        assert_eq!(d["dept"], "D1");
+        assert!(
+            d.get("item").is_none() && d.get("duration").is_none(),
+            "{d}"
+        );
+        let c = |r: &Value| {
+            [
+                "items",
+                "one_trip_items",
+                "zero_trip_items",
+                "fully_online_items",
+                "immediate_items",
+                "legal_days",
+                "promise_days",
+            ]
+            .map(|n| counter(r, n))
+        };
+        assert_eq!(c(d), [1, 1, 0, 1, 0, 20, 5]);
+        assert_eq!(
+            c(one(&out, "item", "DAY", "2020-07-12")),
+            [1, 1, 1, 0, 0, 20, 5]
+        );
+        assert_eq!(
+            c(one(&out, "item", "MONTH", "2020-07")),
+            [1, 1, 1, 0, 0, 20, 5]
+        );
+        let line = canonical_json(
+            e_records(&with_catalogue(&recs))
+                .iter()
+                .find(|r| {
+                    r.key.as_ref().unwrap().window == "2020-07-13"
+                        && r.key.as_ref().unwrap().family == 3
+                })
+                .unwrap(),
+        );
+        assert_eq!(
+            line,
+            r#"{"family":"item","granularity":"DAY","window":"2020-07-13","region":"652801","dept":"D1","counters":{"items":1,"one_trip_items":1,"zero_trip_items":1,"fully_online_items":0,"immediate_items":0,"legal_days":20,"promise_days":5}}"#
+        );
+        // No event, no watermark: no snapshots (rule 16).
+        assert!(render(&with_catalogue(&recs[..2])).is_empty());
+    }
+
+    fn e_records(e: &Engine) -> Vec<pb::AggregateRecord> {
+        e.records()
+    }
+
+    fn corpus() -> Vec<(&'static str, String)> {
+        let mut c = super::corpus();
+        c.extend([
+            listing(1, "2020-06-01 00:00:00", 1, 1, 3),
+            listing(2, "2020-07-16 00:00:00", 1, 0, 4),
+            listing(3, "2020-07-29 12:00:00", 3, 0, 4),
+            listing(4, "2020-08-01 00:00:00", 1, 2, 2),
+        ]);
+        c
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn listings_anywhere_in_the_stream_give_the_same_output(
+            order in Just((0..corpus().len()).collect::<Vec<_>>()).prop_shuffle(),
+            dups in prop::collection::vec(0..corpus().len(), 0..12),
+        ) {
+            let c = corpus();
+            let reference = lines(&with_catalogue(&c));
+            let mut shuffled: Vec<_> = order.iter().map(|&i| c[i].clone()).collect();
+            for (n, &d) in dups.iter().enumerate() {
+                let at = (n * 5) % (shuffled.len() + 1);
+                shuffled.insert(at, c[d].clone());
+            }
+            prop_assert_eq!(lines(&with_catalogue(&shuffled)), reference);
+        }
+    }
+
+    #[test]
+    fn a_month_of_family_item_is_its_end_of_month_snapshot() {
+        let out = render(&with_catalogue(&corpus()));
+        for m in out
+            .iter()
+            .filter(|r| r["family"] == "item" && r["granularity"] == "MONTH")
+        {
+            let month = m["window"].as_str().unwrap();
+            // The last DAY record of the month for the same key is the month's snapshot.
+            let last = out
+                .iter()
+                .rfind(|r| {
+                    r["family"] == "item"
+                        && r["granularity"] == "DAY"
+                        && r["window"].as_str().unwrap().starts_with(month)
+                        && r["region"] == m["region"]
+                        && r["dept"] == m["dept"]
+                })
+                .unwrap_or_else(|| panic!("no DAY record for {m}"));
+            assert_eq!(last["counters"], m["counters"], "{month}");
+        }
+        assert!(out
+            .iter()
+            .any(|r| r["family"] == "item" && r["granularity"] == "MONTH"));
     }
 }

@@ -93,6 +93,7 @@
 //! (ids stay unique).
 
 mod bdc;
+mod catalogue;
 mod data;
 mod gen;
 mod hotline;
@@ -105,6 +106,7 @@ mod tests;
 mod time;
 mod world;
 
+pub use catalogue::catalogue;
 use gen::{Env, Gen};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};

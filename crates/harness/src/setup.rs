@@ -59,7 +59,7 @@ pub fn source_named(
     match govstream_normalize::preset(name, key) {
         Some(c) => c.map_err(|e| SetupError(format!("preset {name}: {e}"))),
         None => Err(SetupError(format!(
-            "unknown source `{name}`: use a preset (hotline, onenet, bdc) or give a mapping file defining it"
+            "unknown source `{name}`: use a preset (hotline, onenet, bdc, catalogue) or give a mapping file defining it"
         ))),
     }
 }

@@ -53,6 +53,8 @@ pub struct SourceMapping {
 pub enum CaseKindName {
     Application,
     WorkOrder,
+    /// Versioned rows of the service-item catalogue, not cases (spec: sources.md §4).
+    Listing,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +79,10 @@ pub enum FieldType {
     /// A JSON string, or a JSON integer taken as its decimal digits (`1` = `"1"`).
     #[default]
     Code,
+    /// A number: a JSON integer or a string of decimal digits, the same number whichever way it
+    /// is written (`3` = `"3"` = `"03"`; a record id writes it in decimal). Any other string
+    /// is kept as it is (and rejected by an assignment that needs a number).
+    Number,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,10 +152,11 @@ fn default_offset() -> String {
 }
 
 /// The built-in presets, by name.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 4] = [
     ("hotline", include_str!("../mappings/hotline.toml")),
     ("onenet", include_str!("../mappings/onenet.toml")),
     ("bdc", include_str!("../mappings/bdc.toml")),
+    ("catalogue", include_str!("../mappings/catalogue.toml")),
 ];
 
 impl SourceMapping {
@@ -158,7 +165,7 @@ impl SourceMapping {
         toml::from_str(text)
     }
 
-    /// A built-in preset (`hotline`, `onenet`, `bdc`).
+    /// A built-in preset (`hotline`, `onenet`, `bdc`, `catalogue`).
     pub fn preset(name: &str) -> Option<SourceMapping> {
         let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
         // The presets are checked by the tests; failing to parse one is a build defect.

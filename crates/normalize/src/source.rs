@@ -52,10 +52,14 @@ enum Target {
     EvaluationLevel,
     Satisfaction,
     CallerPseudonym,
+    ListingVersion,
+    ListingStatus,
+    MaxVisits,
+    OnlineDepth,
 }
 
 impl Target {
-    const ALL: [(&'static str, Target); 18] = [
+    const ALL: [(&'static str, Target); 22] = [
         ("region", Target::Region),
         ("department", Target::Department),
         ("service_item", Target::ServiceItem),
@@ -74,6 +78,10 @@ impl Target {
         ("evaluation_level", Target::EvaluationLevel),
         ("satisfaction", Target::Satisfaction),
         ("caller_pseudonym", Target::CallerPseudonym),
+        ("listing_version", Target::ListingVersion),
+        ("listing_status", Target::ListingStatus),
+        ("max_visits", Target::MaxVisits),
+        ("online_depth", Target::OnlineDepth),
     ];
 
     fn parse(name: &str) -> Option<Target> {
@@ -127,6 +135,12 @@ impl Target {
             },
             Target::LimitDays | Target::LegalDays | Target::ExtraDays => uint(0, 100_000),
             Target::SignLimitHours => uint(1, 100_000),
+            Target::ListingVersion => uint(1, 999_999_999),
+            Target::MaxVisits => uint(0, 100_000),
+            Target::OnlineDepth => uint(1, 4),
+            Target::ListingStatus => en("LISTING_STATUS_", v, |s| {
+                pb::ListingStatus::from_str_name(s).map(|e| e as i32)
+            }),
             Target::EvaluationLevel => uint(1, 5),
             Target::CallerPseudonym => None,
         }
@@ -139,6 +153,9 @@ impl Target {
                 "a whole number of days >= 0"
             }
             Target::SignLimitHours => "a whole number of hours > 0",
+            Target::ListingVersion => "a version number >= 1",
+            Target::MaxVisits => "a whole number of visits >= 0",
+            Target::OnlineDepth => "a depth from 1 to 4",
             Target::EvaluationLevel => "a level from 1 to 5",
             _ => "a value of its code table",
         }
@@ -318,6 +335,8 @@ impl Compiler<'_> {
                                 | Target::SignLimitHours
                                 | Target::EvaluationLevel
                                 | Target::CallerPseudonym
+                                | Target::ListingVersion
+                                | Target::MaxVisits
                         ) {
                             return Err(self.err(format!(
                                 "`{target_name}` from a field needs a code `table`"
@@ -430,6 +449,7 @@ impl CompiledSource {
         let kind = match m.case_kind {
             CaseKindName::Application => pb::CaseKind::Application,
             CaseKindName::WorkOrder => pb::CaseKind::WorkOrder,
+            CaseKindName::Listing => pb::CaseKind::Listing,
         };
         let mut stages = HashMap::new();
         for (code, rule) in &m.stages {
@@ -496,6 +516,11 @@ impl CompiledSource {
             stage_codes,
             key,
         })
+    }
+
+    /// The kind of records the source sends (`Listing`: a catalogue, not cases).
+    pub fn case_kind(&self) -> pb::CaseKind {
+        self.case_kind
     }
 
     pub fn name(&self) -> &str {
@@ -644,11 +669,13 @@ impl CompiledSource {
             (Raw::Absent, _) => "is absent",
             (Raw::Null, _) => "is null",
             (Raw::Str(s), _) if s.trim().is_empty() => "is empty or blank",
-            (Raw::Str(_), FieldType::String | FieldType::Code) => return Ok(()),
-            (Raw::Int(_), FieldType::Integer | FieldType::Code) => return Ok(()),
+            (Raw::Str(_), FieldType::String | FieldType::Code | FieldType::Number) => return Ok(()),
+            (Raw::Int(_), FieldType::Integer | FieldType::Code | FieldType::Number) => {
+                return Ok(())
+            }
             (_, FieldType::String) => "is not a JSON string",
             (_, FieldType::Integer) => "is not a JSON integer",
-            (_, FieldType::Code) => "is not a string or an integer",
+            (_, FieldType::Code | FieldType::Number) => "is not a string or an integer",
         };
         Err(Rejection::new(
             Reason::MissingField,
@@ -662,7 +689,19 @@ impl CompiledSource {
         let def = &self.fields[f];
         match (r.get(def), def.ftype) {
             (Raw::Str(s), FieldType::String | FieldType::Code) => Some(Cow::Borrowed(s)),
-            (Raw::Int(n), FieldType::Code) => Some(Cow::Owned(n.to_string())),
+            (Raw::Int(n), FieldType::Code | FieldType::Number) => Some(Cow::Owned(n.to_string())),
+            (Raw::Str(s), FieldType::Number) => {
+                let digits = s.trim_start_matches('0');
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    Some(Cow::Borrowed(s))
+                } else if digits.is_empty() {
+                    Some(Cow::Borrowed("0"))
+                } else if digits.len() == s.len() {
+                    Some(Cow::Borrowed(s))
+                } else {
+                    Some(Cow::Owned(digits.to_owned()))
+                }
+            }
             _ => None,
         }
     }
@@ -783,6 +822,10 @@ fn set(ev: &mut pb::CaseEvent, t: Target, v: Canon) {
         (Target::Delivery, Canon::Enum(e)) => ev.delivery = e,
         (Target::EvaluationLevel, Canon::UInt(n)) => ev.evaluation_level = n,
         (Target::Satisfaction, Canon::Enum(e)) => ev.satisfaction = e,
+        (Target::ListingVersion, Canon::UInt(n)) => ev.listing_version = n,
+        (Target::ListingStatus, Canon::Enum(e)) => ev.listing_status = e,
+        (Target::MaxVisits, Canon::UInt(n)) => ev.max_visits = n,
+        (Target::OnlineDepth, Canon::UInt(n)) => ev.online_depth = n,
         // Canonical values are parsed per target, so other pairs cannot occur.
         _ => {}
     }

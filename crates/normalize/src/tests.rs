@@ -694,3 +694,128 @@ fn duplicates_and_conflicts() {
     assert_eq!(d.observe(&c), crate::Seen::First);
     assert_eq!(d.len(), 2);
 }
+
+const LISTING: &str = r#"{"TASKCODE":"11652800010145678X4000111009000","VERSION":3,"UPDATETIME":"2020-06-01 00:00:00","STATUS":"1","TASKNAME":"公共场所卫生许可","AREACODE":"652801","DEPTCODE":"11652800010145678X","ITEMTYPE":"CN","LEGALDAYS":"20","PROMISEDAYS":"5","MAXVISITS":"1","ONLINEDEPTH":"4"}"#;
+
+#[test]
+fn catalogue_listings_become_listing_events() {
+    let s = src("catalogue");
+    let ev = ok(&s, LISTING);
+    assert_eq!(ev.case_kind(), pb::CaseKind::Listing);
+    assert_eq!(ev.stage(), pb::Stage::Listing);
+    assert_eq!(ev.source, "catalogue");
+    assert_eq!(
+        ev.record_id,
+        "11652800010145678X4000111009000|3|2020-06-01 00:00:00"
+    );
+    assert_eq!(ev.case_id, "11652800010145678X4000111009000");
+    assert_eq!(ev.service_item, ev.case_id);
+    assert_eq!(at(&ev), "2020-06-01T00:00:00+08:00");
+    assert_eq!(
+        (ev.region.as_str(), ev.department.as_str()),
+        ("652801", "11652800010145678X")
+    );
+    assert_eq!(ev.listing_version, 3);
+    assert_eq!(ev.listing_status(), pb::ListingStatus::InForce);
+    assert_eq!((ev.max_visits, ev.online_depth), (1, 4));
+    assert_eq!(ev.item_type(), pb::ItemType::Promised);
+    assert_eq!(
+        (ev.legal_days, ev.limit.map(|l| l.value)),
+        (Some(20), Some(5))
+    );
+    // The free-text name is never copied.
+    assert!(!format!("{ev:?}").contains("卫生"));
+    // 3, "3" and "03" are one version; the record id writes it in decimal.
+    for v in ["\"3\"", "\"03\""] {
+        let e = ok(&s, &with(LISTING, "VERSION", Some(v)));
+        assert_eq!(e.listing_version, 3);
+        assert_eq!(e.record_id, ev.record_id);
+    }
+    // A 12-digit region becomes 6 digits; MAXVISITS as an integer.
+    let e = ok(
+        &s,
+        &with(
+            &with(LISTING, "AREACODE", Some("\"652801000000\"")),
+            "MAXVISITS",
+            Some("0"),
+        ),
+    );
+    assert_eq!((e.region.as_str(), e.max_visits), ("652801", 0));
+    // JB: LEGALDAYS and PROMISEDAYS are neither required nor read.
+    let jb = with(
+        &with(
+            &with(LISTING, "ITEMTYPE", Some("\"JB\"")),
+            "LEGALDAYS",
+            Some("\"即办\""),
+        ),
+        "PROMISEDAYS",
+        None,
+    );
+    let e = ok(&s, &jb);
+    assert_eq!(e.item_type(), pb::ItemType::Immediate);
+    assert_eq!((e.legal_days, e.limit), (None, None));
+    // STATUS 2 and 3 are accepted (in force, counting nowhere: the engine's business).
+    let e = ok(&s, &with(LISTING, "STATUS", Some("3")));
+    assert_eq!(e.listing_status(), pb::ListingStatus::Cancelled);
+}
+
+#[test]
+fn catalogue_rejections() {
+    let s = src("catalogue");
+    let r = |k: &str, v: Option<&str>| reason(&s, with(LISTING, k, v).as_bytes());
+    for k in [
+        "TASKCODE",
+        "VERSION",
+        "UPDATETIME",
+        "STATUS",
+        "AREACODE",
+        "DEPTCODE",
+        "ITEMTYPE",
+        "MAXVISITS",
+        "ONLINEDEPTH",
+    ] {
+        assert_eq!(r(k, None), Reason::MissingField, "{k} absent");
+        assert_eq!(r(k, Some("\"\"")), Reason::MissingField, "{k} empty");
+    }
+    // CN needs its limits; JB does not.
+    assert_eq!(r("PROMISEDAYS", None), Reason::MissingField);
+    assert_eq!(r("LEGALDAYS", None), Reason::MissingField);
+    // VERSION: a non-integer number is the wrong type; 0 or a non-digit string an unknown code.
+    assert_eq!(r("VERSION", Some("3.5")), Reason::MissingField);
+    assert_eq!(r("VERSION", Some("0")), Reason::UnknownCode);
+    assert_eq!(r("VERSION", Some("\"0\"")), Reason::UnknownCode);
+    assert_eq!(r("VERSION", Some("\"v3\"")), Reason::UnknownCode);
+    assert_eq!(r("VERSION", Some("-3")), Reason::UnknownCode);
+    // Exact codes.
+    assert_eq!(r("STATUS", Some("\"4\"")), Reason::UnknownCode);
+    assert_eq!(r("ONLINEDEPTH", Some("\"04\"")), Reason::UnknownCode);
+    assert_eq!(r("ONLINEDEPTH", Some("\"5\"")), Reason::UnknownCode);
+    assert_eq!(r("ITEMTYPE", Some("\"XX\"")), Reason::UnknownCode);
+    assert_eq!(r("MAXVISITS", Some("\"one\"")), Reason::UnknownCode);
+    assert_eq!(r("PROMISEDAYS", Some("\"五\"")), Reason::UnknownCode);
+    assert_eq!(r("AREACODE", Some("\"6528\"")), Reason::UnknownCode);
+    assert_eq!(
+        r("UPDATETIME", Some("\"2020-06-01T00:00:00\"")),
+        Reason::BadTimestamp
+    );
+    assert_eq!(
+        r("UPDATETIME", Some("\"1999-06-01 00:00:00\"")),
+        Reason::TimeOutOfRange
+    );
+    // Precedence: a missing field every record needs before an unknown ITEMTYPE; an unknown
+    // ITEMTYPE before a field the stage needs; a bad time before another unknown code.
+    let both = with(&with(LISTING, "ITEMTYPE", Some("\"XX\"")), "STATUS", None);
+    assert_eq!(reason(&s, both.as_bytes()), Reason::MissingField);
+    let both = with(
+        &with(LISTING, "ITEMTYPE", Some("\"XX\"")),
+        "PROMISEDAYS",
+        None,
+    );
+    assert_eq!(reason(&s, both.as_bytes()), Reason::UnknownCode);
+    let both = with(
+        &with(LISTING, "UPDATETIME", Some("\"2020-06-01\"")),
+        "STATUS",
+        Some("\"9\""),
+    );
+    assert_eq!(reason(&s, both.as_bytes()), Reason::BadTimestamp);
+}

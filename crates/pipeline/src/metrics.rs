@@ -28,7 +28,7 @@ pub struct LabelSet {
 impl LabelSet {
     pub fn new(labels: &[String], max_series: usize) -> LabelSet {
         let has = |l: &str| labels.iter().any(|x| x == l);
-        let pick = |dims: [&'static str; 4]| {
+        let pick = |dims: &'static [&'static str]| {
             dims.iter()
                 .enumerate()
                 .filter(|(_, n)| has(n))
@@ -36,7 +36,7 @@ impl LabelSet {
                 .collect()
         };
         LabelSet {
-            by_family: Family::ALL.map(|f| pick(f.dimension_names())),
+            by_family: Family::CASES.map(|f| pick(f.dimension_names())),
             max_series,
         }
     }
@@ -161,7 +161,7 @@ fn escape(v: &str) -> String {
 
 /// The timeliness part of `/metrics`, rendered from the snapshot.
 pub fn render_timeliness(s: &TimelinessSnapshot, labels: &LabelSet, out: &mut String) {
-    for family in Family::ALL {
+    for family in Family::CASES {
         let (f, fam, names) = (
             family.index(),
             family.name(),
