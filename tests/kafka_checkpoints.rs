@@ -148,9 +148,10 @@ fn restart_reads_only_the_tail_and_a_damaged_checkpoint_is_rebuilt() {
     );
     assert_same(&final_aggregates(&broker), &want);
 
-    // A manifest of another format (2; stage "engine", partition 1) is refused with a clear
-    // message, and that partition is rebuilt.
-    let manifest = "0802".to_owned() + "1206" + "656e67696e65" + "1801";
+    // A manifest of another format (1, the format before fingerprints of the canonical
+    // encoding; stage "engine", partition 1) is refused with a clear message, and that
+    // partition is rebuilt.
+    let manifest = "0801".to_owned() + "1206" + "656e67696e65" + "1801";
     pyclient(&[
         "put",
         &broker.addr,
