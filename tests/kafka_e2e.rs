@@ -4,10 +4,10 @@
 //! restart, and with two instances where one leaves midway. Every record sent is accounted for.
 
 use govstream_e2e::kafka::{
-    assert_accounted, assert_same, dlq_records, final_aggregates, finish, produce_all, start,
-    start_with, write_config, write_config_with, Broker,
+    assert_accounted, assert_same, dlq_records, final_aggregates, finish, produce_all,
+    produce_file, start, start_with, write_config, write_config_with, Broker,
 };
-use govstream_e2e::workload::{replay_lines, workload};
+use govstream_e2e::workload::{replay_lines, replay_lines_with, workload};
 use govstream_e2e::{run, scratch};
 use std::process::Command;
 use std::time::Duration;
@@ -65,6 +65,33 @@ fn pipeline_on_a_real_broker_equals_replay() {
     assert!(dlq
         .iter()
         .all(|r| r["reason"].as_str().is_some_and(|s| !s.is_empty())));
+}
+
+/// The catalogue on a real broker: listings produced after the events they govern are
+/// broadcast to every engine partition and joined exactly; totals partition 0 publishes family
+/// `item`; the result and the accounting equal `replay` with the same catalogue.
+#[test]
+fn the_catalogue_joins_on_a_real_broker_as_in_replay() {
+    let dir = scratch("kafka-catalogue");
+    workload(&dir, "3000", "9");
+    let catalogue = dir.join("gen/catalogue.ndjson");
+    let want = replay_lines_with(&dir, &[("catalogue", catalogue.as_path())]);
+    assert!(want.iter().any(|l| l.contains(r#""family":"item""#)));
+    let broker = Broker::start();
+    let config = write_config(&dir, &broker, "e2e-catalogue");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[sources]]\nname = \"catalogue\"\ntopic = \"raw.catalogue\"\n");
+    std::fs::write(&config, text).unwrap();
+    let sent = produce_all(&broker, &dir) + produce_file(&broker, "raw.catalogue", &catalogue);
+    let summary = dir.join("run-summary.json");
+    let run_summary = ["--summary", summary.to_str().unwrap()];
+    finish(start_with(&config, "10", "warn", &run_summary));
+    assert_same(&final_aggregates(&broker), &want);
+    assert_accounted(&broker, sent);
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    assert_eq!(read(&summary), read(&dir.join("replay/summary.json")));
 }
 
 #[test]

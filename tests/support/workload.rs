@@ -47,11 +47,20 @@ pub fn workload(dir: &Path, records: &str, seed: &str) {
 }
 
 pub fn replay_lines(dir: &Path) -> Vec<String> {
+    replay_lines_with(dir, &[])
+}
+
+/// [`replay_lines`] with more sources (name, file), e.g. a catalogue.
+pub fn replay_lines_with(dir: &Path, more: &[(&str, &Path)]) -> Vec<String> {
     let out = dir.join("replay");
     let mut args = vec!["replay".to_owned()];
     for (name, f) in SOURCES {
         args.push("--source".into());
         args.push(format!("{name}={}", dir.join(f).display()));
+    }
+    for (name, f) in more {
+        args.push("--source".into());
+        args.push(format!("{name}={}", f.display()));
     }
     args.extend(["--out".into(), out.display().to_string()]);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -11,6 +11,7 @@ use crate::case::{
     AcceptA, Application, ApplicationMore, Case, Dims, DispatchA, Facts, OrderEvent, Pick,
     RegisterA, SubmitA, WorkOrder, WorkOrderMore,
 };
+use crate::catalogue::{Added, Listing};
 use crate::intern::{Interner, Sym};
 use crate::schema::{Family, COUNTERS};
 use crate::store::Cell;
@@ -256,6 +257,7 @@ impl Engine {
             retired_records: self.stats.retired_records,
             retired_cases: self.stats.retired_cases,
             source_watermarks,
+            catalogue: self.catalogue.configured,
         };
         let len = header.encoded_len();
         ch.cur.header = Some(header);
@@ -311,6 +313,27 @@ impl Engine {
             });
             ch.grew(30);
         }
+        let mut items: Vec<_> = self.catalogue.items.iter().collect();
+        items.sort_unstable_by_key(|(k, _)| **k);
+        for (item, listings) in items {
+            for l in &listings.versions {
+                ch.cur.listings.push(pb::ListingState {
+                    item: item.0,
+                    version: l.version,
+                    at_us: l.at,
+                    in_force: l.in_force,
+                    max_visits: l.max_visits,
+                    online_depth: l.online_depth,
+                    immediate: l.immediate,
+                    legal_days: l.legal_days,
+                    promise_days: l.promise_days,
+                    region: l.region.0,
+                    dept: l.dept.0,
+                    fingerprint: l.fingerprint,
+                });
+                ch.grew(60);
+            }
+        }
         ch.flush();
     }
 }
@@ -331,6 +354,13 @@ impl EngineRestore {
             interner: Interner::default(),
             chunks: 0,
         }
+    }
+
+    /// Restores into an engine with a catalogue source configured ([`Engine::with_catalogue`]);
+    /// a checkpoint written by an engine configured otherwise is refused.
+    pub fn with_catalogue(mut self) -> EngineRestore {
+        self.engine.catalogue.configured = true;
+        self
     }
 
     fn corrupt(&self, what: &'static str) -> CheckpointError {
@@ -499,6 +529,11 @@ impl EngineRestore {
                 {
                     return Err(self.corrupt("a watermark out of range"));
                 }
+                if h.catalogue != self.engine.catalogue.configured {
+                    return Err(self.corrupt(
+                        "written with another catalogue configuration (a catalogue source added or removed)",
+                    ));
+                }
                 let e = &mut self.engine;
                 e.watermark = h.watermark_us;
                 e.stats.applied = h.applied;
@@ -577,6 +612,28 @@ impl EngineRestore {
                 return Err(self.corrupt("a retired case repeats"));
             }
         }
+        for l in &ch.listings {
+            if !WATERMARKS.contains(&l.at_us) {
+                return Err(self.corrupt("a listing instant out of range"));
+            }
+            let listing = Listing {
+                version: l.version,
+                at: l.at_us,
+                in_force: l.in_force,
+                max_visits: l.max_visits,
+                online_depth: l.online_depth,
+                immediate: l.immediate,
+                legal_days: l.legal_days,
+                promise_days: l.promise_days,
+                region: self.sym(l.region)?,
+                dept: self.sym(l.dept)?,
+                fingerprint: l.fingerprint,
+            };
+            let item = self.sym(l.item)?;
+            if self.engine.catalogue.add(item, listing) != Added::New {
+                return Err(self.corrupt("a listing repeats"));
+            }
+        }
         self.chunks += 1;
         Ok(())
     }
@@ -593,6 +650,19 @@ impl EngineRestore {
         e.channel_syms = channels;
         e.category_syms = categories;
         e.swept_at.clone_from(&e.source_wm);
+        // Which cases join on which item is derived from the cases.
+        if e.catalogue.configured {
+            let mut joins = Vec::new();
+            for (key, case) in &e.cases {
+                if let Facts::Application(a) = &case.facts {
+                    joins.push((crate::contrib::application_dims(a).subject, *key));
+                }
+            }
+            joins.sort_unstable();
+            for (item, key) in joins {
+                e.catalogue.join(item, key);
+            }
+        }
         Ok(e)
     }
 }

@@ -25,12 +25,14 @@ pub fn partials_partition(key: &pb::PartialKey, partitions: i32) -> i32 {
 /// The partitions of the partials topic a partial goes to: its key's one, or every partition
 /// for a watermark (every totals partition needs it).
 pub fn partial_targets(p: &pb::Partial, partitions: i32) -> std::ops::Range<i32> {
-    match &p.key {
-        Some(k) => {
+    match (&p.key, &p.value) {
+        (Some(k), _) => {
             let t = partials_partition(k, partitions);
             t..t + 1
         }
-        None => 0..partitions.max(1),
+        // Family `item` is computed once, by totals partition 0.
+        (None, Some(pb::partial::Value::Listing(_))) => 0..1,
+        (None, _) => 0..partitions.max(1),
     }
 }
 
@@ -45,6 +47,10 @@ pub fn partial_key(p: &pb::Partial) -> Vec<u8> {
             let _ = write!(k, "|C{}", c.day);
         }
         Some(pb::partial::Value::Overdue(_)) => k.push_str("|O"),
+        // Every version of every listing is kept: one key per record id.
+        Some(pb::partial::Value::Listing(ev)) => {
+            let _ = write!(k, "|L|{}", ev.record_id);
+        }
         None => {}
     }
     if let Some(key) = &p.key {

@@ -719,6 +719,7 @@ impl Engine {
                 &self.interner,
                 self.watermark,
                 self.cal.offset_s(),
+                None,
                 part.granularity,
                 emit,
             );
@@ -775,6 +776,7 @@ impl Engine {
                 &self.interner,
                 self.watermark,
                 self.cal.offset_s(),
+                None,
                 gran,
                 &mut emit,
             );

@@ -287,11 +287,13 @@ impl RecordPart {
 /// listing is in force at the end E of a day when its instant is ≤ E), from the window of the
 /// earliest listing to the watermark's (the current window's snapshot at the end of the
 /// watermark's day). None before the first event (rule 16).
+/// With `only`, just the keys listed there, from their first day on (as [`render`]).
 pub fn render_items(
     catalogue: &Catalogue,
     interner: &Interner,
     watermark: Option<i64>,
     offset_s: i32,
+    only: Option<&Only>,
     granularity: pb::Granularity,
     mut emit: impl FnMut(&Row),
 ) {
@@ -330,13 +332,29 @@ pub fn render_items(
     let rank = interner.ranks();
     let order = |d: &Dims| (rank[d.region.0 as usize], rank[d.dept.0 as usize]);
     let mut now: FastMap<Dims, [i64; COUNTERS]> = FastMap::default();
+    // The first day rendered of a key (`only`), as in `render_part`.
+    let from = |dims: &Dims| {
+        only.map_or(MIN_DAY, |o| {
+            o.get(&(Family::Item, *dims))
+                .copied()
+                .unwrap_or(MAX_DAY)
+                .clamp(MIN_DAY, MAX_DAY)
+        })
+    };
+    let month = granularity == pb::Granularity::Month;
     let mut snapshot = |day: i32, window: &str, now: &FastMap<Dims, [i64; COUNTERS]>| {
         let mut rows: Vec<(&Dims, &[i64; COUNTERS])> = now
             .iter()
             .filter(|(_, c)| c.iter().any(|v| *v != 0))
+            .filter(|(d, _)| {
+                if month {
+                    month_key(from(d)) <= month_key(day)
+                } else {
+                    from(d) <= day
+                }
+            })
             .collect();
         rows.sort_unstable_by_key(|(d, _)| order(d));
-        let _ = day;
         for (dims, c) in rows {
             emit(&Row {
                 family: Family::Item,
@@ -351,6 +369,12 @@ pub fn render_items(
             });
         }
     };
+    if let Some(o) = only {
+        // Only the listed keys' changes matter.
+        for list in steps.values_mut() {
+            list.retain(|(d, _)| o.contains_key(&(Family::Item, *d)));
+        }
+    }
     let mut changes = steps.range(..=wm_day).peekable();
     let mut apply_through = |day: i32, now: &mut FastMap<Dims, [i64; COUNTERS]>| {
         while let Some((_, list)) = changes.next_if(|(d, _)| **d <= day) {

@@ -1478,6 +1478,26 @@ mod catalogue {
     }
 
     #[test]
+    fn listings_survive_a_checkpoint_and_later_ones_still_join() {
+        let c = corpus();
+        // Everything but the last listing, checkpointed and restored; then that listing.
+        let (last, head) = c.split_last().unwrap();
+        let e = with_catalogue(head);
+        let chunks = super::checkpoint(&e, 4096);
+        let mut r = crate::EngineRestore::new(Arc::new(Calendar::bundled()), None).with_catalogue();
+        for ch in &chunks {
+            r.chunk(ch).unwrap();
+        }
+        let mut restored = r.finish().unwrap();
+        assert_eq!(restored.listings(), e.listings());
+        assert_eq!(lines(&restored), lines(&e));
+        apply_raw(&mut restored, std::slice::from_ref(last));
+        assert_eq!(lines(&restored), lines(&with_catalogue(&c)));
+        // An engine without a catalogue source does not take it.
+        assert!(super::restore(&chunks, None).is_err());
+    }
+
+    #[test]
     fn a_month_of_family_item_is_its_end_of_month_snapshot() {
         let out = render(&with_catalogue(&corpus()));
         for m in out

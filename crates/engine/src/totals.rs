@@ -2,10 +2,11 @@
 //! aggregate records, publishing only what changed. Pure: partials in, updates out.
 
 use crate::case::Dims;
+use crate::catalogue::{Added, Catalogue, Listing};
 use crate::contrib::BUCKETS;
 use crate::fasthash::FastMap;
 use crate::intern::Interner;
-use crate::output::{month_key, render, Only, MIN_DAY};
+use crate::output::{month_key, render, render_items, Only, MIN_DAY};
 use crate::schema::{self, Family, COUNTERS};
 use crate::store::{add_steps, Cell, Store};
 use govstream_calendar::civil::Day;
@@ -40,6 +41,8 @@ pub enum PartialError {
     /// overflow, and rendering it could take a DAY record per day for millennia.
     #[error("partial record has a {0} outside the supported range")]
     Range(&'static str),
+    #[error("partial listing is not a catalogue listing")]
+    Listing,
 }
 
 // What partials may carry. Engines see events from 2000-01-01 to 2100-01-01 (normalization's
@@ -88,6 +91,8 @@ pub struct Totals {
     published_wm_day: Option<i32>,
     /// Last published fingerprint per record, grouped by (family, dims).
     published: FastMap<(Family, Dims), BTreeMap<Slot, u64>>,
+    /// The catalogue (partition 0 only: listings are sent there), for family `item`.
+    catalogue: Catalogue,
 }
 
 fn fingerprint(r: &pb::AggregateRecord) -> u64 {
@@ -110,7 +115,76 @@ impl Totals {
             dirty: Only::default(),
             published_wm_day: None,
             published: FastMap::default(),
+            catalogue: Catalogue::default(),
         }
+    }
+
+    /// The `item` keys of every listing version.
+    fn item_keys(&self) -> Vec<Dims> {
+        let mut keys: Vec<Dims> = self
+            .catalogue
+            .items
+            .values()
+            .flat_map(|i| i.versions.iter())
+            .map(|l| Dims {
+                region: l.region,
+                dept: l.dept,
+                ..Dims::default()
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// Adds a catalogue listing and marks the `item` records it can change.
+    fn add_listing(&mut self, ev: &pb::CaseEvent) -> Result<(), PartialError> {
+        if ev.case_kind() != pb::CaseKind::Listing || ev.stage() != pb::Stage::Listing {
+            return Err(PartialError::Listing);
+        }
+        if !WATERMARKS.contains(&ev.event_time_us) {
+            return Err(PartialError::Range("listing instant"));
+        }
+        let item = self.interner.intern(&ev.service_item);
+        let region = self.interner.intern(&ev.region);
+        let dept = self.interner.intern(&ev.department);
+        let fp = govstream_proto::hash::event_fingerprint(ev);
+        let earliest = self.catalogue.earliest();
+        if self
+            .catalogue
+            .add(item, Listing::of_event(ev, region, dept, fp))
+            != Added::New
+        {
+            return Ok(());
+        }
+        let first = self.catalogue.earliest().unwrap_or(ev.event_time_us);
+        if earliest.is_none_or(|e| first < e) {
+            // The windows now start earlier, for every key.
+            for k in self.item_keys() {
+                self.mark(Family::Item, k, MIN_DAY);
+            }
+            return Ok(());
+        }
+        // The item's versions: the in-force one changes from this listing's day on.
+        let d = Day::of_instant(ev.event_time_us, self.offset_s);
+        let from = if d.start(self.offset_s) == ev.event_time_us {
+            d.0 - 1
+        } else {
+            d.0
+        };
+        let keys: Vec<Dims> = self.catalogue.items[&item]
+            .versions
+            .iter()
+            .map(|l| Dims {
+                region: l.region,
+                dept: l.dept,
+                ..Dims::default()
+            })
+            .collect();
+        for k in keys {
+            self.mark(Family::Item, k, from);
+        }
+        Ok(())
     }
 
     /// Marks the records of (family, dims) from local day `from` on as changed.
@@ -230,6 +304,7 @@ impl Totals {
                     self.mark(fam, dims, first);
                 }
             }
+            Some(pb::partial::Value::Listing(ev)) => self.add_listing(ev)?,
             None => return Err(PartialError::NoValue),
         }
         Ok(())
@@ -297,18 +372,33 @@ impl Totals {
             for (fam, dims) in keys {
                 self.mark(fam, dims, from);
             }
+            // Item snapshots extend to the new day too.
+            for k in self.item_keys() {
+                self.mark(Family::Item, k, from);
+            }
         }
         if self.dirty.is_empty() {
             return Vec::new();
         }
         let dirty = std::mem::take(&mut self.dirty);
-        let records = render(
+        let mut records = render(
             &self.sum,
             &self.interner,
             Some(wm),
             self.offset_s,
             Some(&dirty),
         );
+        for gran in [pb::Granularity::Day, pb::Granularity::Month] {
+            render_items(
+                &self.catalogue,
+                &self.interner,
+                Some(wm),
+                self.offset_s,
+                Some(&dirty),
+                gran,
+                |r| records.push(r.to_pb()),
+            );
+        }
         let mut fresh: FastMap<(Family, Dims), BTreeMap<Slot, (u64, pb::AggregateRecord)>> =
             FastMap::default();
         for r in records {
@@ -408,13 +498,25 @@ impl Totals {
 
     /// All current records, in canonical order.
     pub fn records(&self) -> Vec<pb::AggregateRecord> {
-        render(
+        let mut records = render(
             &self.sum,
             &self.interner,
             self.watermark(),
             self.offset_s,
             None,
-        )
+        );
+        for gran in [pb::Granularity::Day, pb::Granularity::Month] {
+            render_items(
+                &self.catalogue,
+                &self.interner,
+                self.watermark(),
+                self.offset_s,
+                None,
+                gran,
+                |r| records.push(r.to_pb()),
+            );
+        }
+        records
     }
 }
 

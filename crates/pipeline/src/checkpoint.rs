@@ -105,6 +105,8 @@ pub struct EngineCheckpoints {
     partitions: i32,
     /// Per engine partition: (sequence, chunk count) of the checkpoint last written or restored.
     last: BTreeMap<i32, (u64, usize)>,
+    /// Engines have a catalogue source configured (a checkpoint of other engines is refused).
+    catalogue: bool,
 }
 
 impl EngineCheckpoints {
@@ -114,6 +116,7 @@ impl EngineCheckpoints {
         partitions: i32,
         reader: Box<dyn Compacted + Send>,
         progress: Arc<Progress>,
+        catalogue: bool,
     ) -> EngineCheckpoints {
         EngineCheckpoints {
             cfg: cfg.clone(),
@@ -121,6 +124,7 @@ impl EngineCheckpoints {
             progress,
             partitions,
             last: BTreeMap::new(),
+            catalogue,
         }
     }
 
@@ -196,6 +200,9 @@ impl EngineCheckpoints {
             return self.outcome(p, None, RestoreOutcome::OffsetsGone);
         }
         let mut r = EngineRestore::new(cal.clone(), self.retention());
+        if self.catalogue {
+            r = r.with_catalogue();
+        }
         for (i, h) in m.chunk_hashes.iter().enumerate() {
             let chunk = get(&chunk_key(p, m.sequence, i));
             let ok = match chunk {

@@ -53,6 +53,11 @@ pub async fn run(
     for s in &cfg.sources {
         sources.push(compile_source(&s.name, s.mapping.as_deref(), key.clone())?);
     }
+    let catalogue = sources
+        .iter()
+        .any(|s: &govstream_normalize::CompiledSource| {
+            s.case_kind() == govstream_proto::v1::CaseKind::Listing
+        });
     let cal = calendar(
         &cfg.calendar.extra,
         &cfg.calendar.overlays,
@@ -113,7 +118,7 @@ pub async fn run(
     let e = env(&normalize_producer);
     spawn_stage(&mut tasks, "normalize", move || normalize_stage(e, sources))?;
     let (e, c) = (env(&p), cal.clone());
-    spawn_stage(&mut tasks, "engine", move || engine_stage(e, c))?;
+    spawn_stage(&mut tasks, "engine", move || engine_stage(e, c, catalogue))?;
     let (e, t) = (env(&p), timeliness.clone());
     spawn_stage(&mut tasks, "totals", move || totals_stage(e, offset_s, t))?;
     tracing::info!(brokers = %cfg.kafka.brokers, sources = cfg.sources.len(), "pipeline started");

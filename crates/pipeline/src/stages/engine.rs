@@ -47,6 +47,8 @@ pub struct EngineStage {
     applied: u64,
     partials: u64,
     value: Vec<u8>,
+    /// A catalogue source is configured.
+    catalogue: bool,
 }
 
 impl EngineStage {
@@ -55,6 +57,7 @@ impl EngineStage {
         cal: Arc<Calendar>,
         partials_partitions: i32,
         checkpoints: Option<EngineCheckpoints>,
+        catalogue: bool,
     ) -> EngineStage {
         EngineStage {
             cfg: cfg.clone(),
@@ -68,6 +71,7 @@ impl EngineStage {
             applied: 0,
             partials: 0,
             value: Vec::new(),
+            catalogue,
         }
     }
 
@@ -104,7 +108,15 @@ impl EngineStage {
                     partition = p,
                     "engine partition assigned; rebuilding from its start"
                 );
-                (Engine::with_retention(self.cal.clone(), retention), low)
+                let e = Engine::with_retention(self.cal.clone(), retention);
+                (
+                    if self.catalogue {
+                        e.with_catalogue()
+                    } else {
+                        e
+                    },
+                    low,
+                )
             }
         };
         engine.track_changes();
@@ -225,8 +237,11 @@ impl Stage for EngineStage {
             .engine
             .apply_fingerprinted(&ev, xxhash_rust::xxh3::xxh3_64(rec.payload));
         // Duplicates include copies a restarted normalize stage wrote again (at-least-once);
-        // exact accounting uses the `govstream-origin` header.
-        self.count(&ev.source).record(applied.into());
+        // exact accounting uses the `govstream-origin` header. A listing is in every
+        // partition (broadcast): counted once, where it is in partition 0.
+        if ev.case_kind() != pb::CaseKind::Listing || rec.partition == 0 {
+            self.count(&ev.source).record(applied.into());
+        }
         match applied {
             Applied::New => self.applied += 1,
             Applied::Duplicate | Applied::Conflict | Applied::Ignored => {}

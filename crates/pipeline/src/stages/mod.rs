@@ -78,13 +78,16 @@ impl StageEnv {
 
 /// Stage 1 (blocking).
 pub fn normalize_stage(env: StageEnv, sources: Vec<CompiledSource>) -> Result<(), StageError> {
-    let mut stage = normalize::NormalizeStage::new(&env.cfg, sources);
+    let normalized = partition_count(&env.producer, &env.cfg.topics.normalized)?;
+    let mut stage = normalize::NormalizeStage::new(&env.cfg, sources, normalized);
     let topics = normalize::NormalizeStage::topics(&env.cfg);
     env.run(&mut stage, &topics)
 }
 
 /// Stage 2 (blocking).
-pub fn engine_stage(env: StageEnv, cal: Arc<Calendar>) -> Result<(), StageError> {
+/// `catalogue`: a catalogue source is configured (applications without a listing count as
+/// `unlisted`).
+pub fn engine_stage(env: StageEnv, cal: Arc<Calendar>, catalogue: bool) -> Result<(), StageError> {
     let cfg = &env.cfg;
     let parts = partition_count(&env.producer, &cfg.topics.partials)?;
     let checkpoints = if cfg.checkpoint.enabled {
@@ -93,11 +96,12 @@ pub fn engine_stage(env: StageEnv, cal: Arc<Calendar>) -> Result<(), StageError>
             partition_count(&env.producer, &cfg.topics.checkpoints)?,
             Box::new(KafkaCompacted::new(cfg, "checkpoint-restore")),
             env.progress.clone(),
+            catalogue,
         ))
     } else {
         None
     };
-    let mut stage = engine::EngineStage::new(cfg, cal, parts, checkpoints);
+    let mut stage = engine::EngineStage::new(cfg, cal, parts, checkpoints, catalogue);
     env.run(&mut stage, &[&cfg.topics.normalized])
 }
 

@@ -2,14 +2,21 @@
 //! case id so that every event of a case lands in one partition) or dead-letter envelopes.
 //! Offsets are committed by the driver after the outputs are acknowledged (at-least-once; in
 //! one transaction with them when `[kafka] transactions = true`).
+//!
+//! A catalogue listing is not a case event: it is *broadcast* — written to every partition of
+//! the normalized topic (each engine needs the whole catalogue, in order with its cases, and
+//! its checkpoint then covers what it has applied) and, as a partial, to partition 0 of the
+//! partials topic (where one totals partition computes family `item`).
 
 use crate::config::Config;
 use crate::driver::{BatchEnd, InRecord, OutRecord, Outbox, Stage, StageError, TopicPartition};
 use crate::progress::{Outcome, Progress, SourceCounts};
+use govstream_engine::keys::partial_key;
 use govstream_normalize::lineage::{
     dead_letter, event_key, Origin, ORIGIN_HEADER, REASON_HEADER, SOURCE_HEADER,
 };
 use govstream_normalize::CompiledSource;
+use govstream_proto::v1 as pb;
 use prost::Message as _;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -19,6 +26,9 @@ pub struct NormalizeStage {
     /// Raw topic → index in `sources`.
     by_topic: HashMap<String, usize>,
     normalized: String,
+    /// Partitions of the normalized topic (listings go to each).
+    normalized_partitions: i32,
+    partials: String,
     dead_letter: String,
     dlq_original_max_bytes: usize,
     /// Counts since the last report, per source (merged into `Progress` at each flush, so the
@@ -30,7 +40,11 @@ pub struct NormalizeStage {
 }
 
 impl NormalizeStage {
-    pub fn new(cfg: &Config, sources: Vec<CompiledSource>) -> NormalizeStage {
+    pub fn new(
+        cfg: &Config,
+        sources: Vec<CompiledSource>,
+        normalized_partitions: i32,
+    ) -> NormalizeStage {
         let by_topic = cfg
             .sources
             .iter()
@@ -44,6 +58,8 @@ impl NormalizeStage {
             sources,
             by_topic,
             normalized: cfg.topics.normalized.clone(),
+            normalized_partitions: normalized_partitions.max(1),
+            partials: cfg.topics.partials.clone(),
             dead_letter: cfg.topics.dead_letter.clone(),
             dlq_original_max_bytes: cfg.pipeline.dlq_original_max_bytes,
             value: Vec::new(),
@@ -95,15 +111,43 @@ impl Stage for NormalizeStage {
         self.value.clear();
         match src.normalize(rec.payload) {
             Ok(ev) => {
-                counts.saw_instant(ev.event_time_us);
                 ev.encode_raw(&mut self.value);
-                out.send(OutRecord {
-                    topic: &self.normalized,
-                    partition: None,
-                    key: &event_key(&ev),
-                    value: Some(&self.value),
-                    headers: &lineage,
-                })?;
+                if ev.case_kind() == pb::CaseKind::Listing {
+                    let key = event_key(&ev);
+                    for p in 0..self.normalized_partitions {
+                        out.send(OutRecord {
+                            topic: &self.normalized,
+                            partition: Some(p),
+                            key: &key,
+                            value: Some(&self.value),
+                            headers: &lineage,
+                        })?;
+                    }
+                    let partial = pb::Partial {
+                        source_partition: -1,
+                        key: None,
+                        value: Some(pb::partial::Value::Listing(ev)),
+                    };
+                    self.value.clear();
+                    partial.encode_raw(&mut self.value);
+                    out.send(OutRecord {
+                        topic: &self.partials,
+                        partition: Some(0),
+                        key: &partial_key(&partial),
+                        value: Some(&self.value),
+                        headers: &[],
+                    })?;
+                } else {
+                    // Listings do not move a source's watermark (rule 16).
+                    counts.saw_instant(ev.event_time_us);
+                    out.send(OutRecord {
+                        topic: &self.normalized,
+                        partition: None,
+                        key: &event_key(&ev),
+                        value: Some(&self.value),
+                        headers: &lineage,
+                    })?;
+                }
                 counts.record(Outcome::Normalized);
             }
             Err(rej) => {

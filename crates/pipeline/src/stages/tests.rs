@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const RAW: [&str; 3] = ["raw.hotline", "raw.onenet", "raw.bdc"];
+const RAW: [&str; 4] = ["raw.hotline", "raw.onenet", "raw.bdc", "raw.catalogue"];
 
 fn config() -> Config {
     let mut cfg: Config = toml::from_str(
@@ -36,6 +36,9 @@ topic = "raw.onenet"
 [[sources]]
 name = "bdc"
 topic = "raw.bdc"
+[[sources]]
+name = "catalogue"
+topic = "raw.catalogue"
 "#,
     )
     .expect("test config");
@@ -53,11 +56,11 @@ fn batching(max_batch: usize) -> Batching {
 
 fn normalize_stage(cfg: &Config) -> NormalizeStage {
     let key = govstream_harness::setup::pseudonym_key(None).expect("demo key");
-    let sources = ["hotline", "onenet", "bdc"]
+    let sources = ["hotline", "onenet", "bdc", "catalogue"]
         .iter()
         .map(|s| govstream_harness::setup::compile_source(s, None, key.clone()).expect("preset"))
         .collect();
-    NormalizeStage::new(cfg, sources)
+    NormalizeStage::new(cfg, sources, 3)
 }
 
 fn calendar() -> Arc<Calendar> {
@@ -83,12 +86,13 @@ fn raw_log(n: u64) -> MemoryLog {
     ] {
         log.create(t, 2);
     }
-    let gen = Generator::new(GenConfig {
+    let gen_cfg = GenConfig {
         records: n,
         days: 60,
         invalid_rate: 0.02,
         ..GenConfig::default()
-    });
+    };
+    let gen = Generator::new(gen_cfg);
     for (i, r) in gen.enumerate() {
         let topic = match r.source {
             SourceKind::Hotline => RAW[0],
@@ -100,6 +104,26 @@ fn raw_log(n: u64) -> MemoryLog {
             partition: Some((i % 2) as i32),
             key: b"",
             value: Some(&r.bytes),
+            headers: &[],
+        });
+    }
+    log
+}
+
+/// [`raw_log`] and the generated catalogue in `raw.catalogue`.
+fn raw_log_with_catalogue(n: u64) -> MemoryLog {
+    let log = raw_log(n);
+    let listings = govstream_generate::catalogue(&GenConfig {
+        records: n,
+        days: 60,
+        ..GenConfig::default()
+    });
+    for (i, l) in listings.iter().enumerate() {
+        log.append(&crate::driver::OutRecord {
+            topic: RAW[3],
+            partition: Some((i % 2) as i32),
+            key: b"",
+            value: Some(l),
             headers: &[],
         });
     }
@@ -265,14 +289,26 @@ fn engine_stage(cfg: &Config, log: &MemoryLog, checkpoints: bool) -> EngineStage
             log.partitions(&cfg.topics.checkpoints),
             Box::new(log.clone()),
             Arc::new(Progress::default()),
+            true,
         )
     });
-    EngineStage::new(cfg, calendar(), log.partitions(&cfg.topics.partials), ck)
+    EngineStage::new(
+        cfg,
+        calendar(),
+        log.partitions(&cfg.topics.partials),
+        ck,
+        true,
+    )
 }
 
-/// [`raw_log`] with its `n` records normalized (the normalize stage run to the end).
-fn normalized_log(cfg: &Config, n: u64) -> MemoryLog {
-    let log = raw_log(n);
+/// [`raw_log`] (with the catalogue, or without) with its `n` records normalized (the normalize
+/// stage run to the end).
+fn normalized_log(cfg: &Config, n: u64, catalogue: bool) -> MemoryLog {
+    let log = if catalogue {
+        raw_log_with_catalogue(n)
+    } else {
+        raw_log(n)
+    };
     let input = MemoryInput::new(&log, &Arc::new(Mutex::new(Offsets::new())));
     input.assign_all(&RAW);
     run_to_end(
@@ -302,7 +338,7 @@ fn published_json(log: &MemoryLog, cfg: &Config) -> Vec<String> {
 
 /// The pure engine over the same normalized events: what the pipeline must publish.
 fn expected(log: &MemoryLog, cfg: &Config) -> Vec<String> {
-    let mut e = Engine::new(calendar());
+    let mut e = Engine::new(calendar()).with_catalogue();
     for r in log.records(&cfg.topics.normalized) {
         let ev = pb::CaseEvent::decode(r.value.as_deref().unwrap_or_default()).unwrap();
         e.apply(&ev);
@@ -319,7 +355,7 @@ fn expected(log: &MemoryLog, cfg: &Config) -> Vec<String> {
 #[test]
 fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
     let cfg = config();
-    let log = normalized_log(&cfg, 4_000);
+    let log = normalized_log(&cfg, 4_000, true);
 
     // Engine: stopped after 1,000 records, then a new owner restores its checkpoints.
     let normalized = [cfg.topics.normalized.as_str()];
@@ -376,6 +412,11 @@ fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
     run_to_end(&mut totals(&log), &t2, &mut MemoryOutbox::new(&log), 200).unwrap();
 
     let want = expected(&log, &cfg);
+    // The catalogue joined in the engines and family `item` from totals partition 0 included.
+    assert!(want.iter().any(|l| l.contains(r#""family":"item""#)));
+    assert!(want
+        .iter()
+        .any(|l| l.contains(r#""declared_one_trip_kept":1"#)));
     assert!(want.len() > 100);
     assert_eq!(published_json(&log, &cfg), want);
 }
@@ -386,7 +427,9 @@ fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
 #[test]
 fn an_engine_partition_revoked_mid_batch_is_rebuilt_by_its_next_owner() {
     let cfg = config();
-    let log = normalized_log(&cfg, 3_000);
+    // Without listings: they make no unpublished change, so a revocation amid them would
+    // checkpoint.
+    let log = normalized_log(&cfg, 3_000, false);
 
     let normalized = [cfg.topics.normalized.as_str()];
     let none = Arc::new(Mutex::new(Offsets::new()));
