@@ -199,7 +199,7 @@ with open(rules_path, "w", encoding="utf-8") as out:
         out.write(f"      - record: dashboard:expr_{i}\n        expr: {json.dumps(e, ensure_ascii=False)}\n")
 
 # --- the alerting rules and their tests
-for path in ("deploy/prometheus/alerts.yml", "deploy/prometheus/alerts_test.yml"):
+for path in ("deploy/prometheus/alerts.yml", "deploy/prometheus/alerts_test.yml", "deploy/prometheus/alerts_promises_test.yml"):
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             for name in NAME.findall(line):
@@ -289,6 +289,7 @@ PY
 # ------------------------------------------------------------------ checks
 check "promtool check rules $PROM_DIR/alerts.yml" promtool check rules "$PROM_DIR/alerts.yml"
 check "promtool test rules $PROM_DIR/alerts_test.yml" promtool test rules "$PROM_DIR/alerts_test.yml"
+check "promtool test rules $PROM_DIR/alerts_promises_test.yml" promtool test rules "$PROM_DIR/alerts_promises_test.yml"
 check "promtool check config $PROM_DIR/prometheus.yml" promtool check config "$PROM_DIR/prometheus.yml"
 check "promtool check config $K8S_SCRAPE" check_k8s_scrape_config
 check "python3 -m json.tool $DASHBOARD" python3 -m json.tool "$DASHBOARD" /dev/null

@@ -51,7 +51,12 @@ pub fn run(a: Args) -> Result<()> {
     rt.block_on(async {
         let mock = MockKafka::new(1).context("starting the in-process Kafka")?;
         let brokers = mock.bootstrap();
-        let sources = [("hotline", "raw.hotline"), ("onenet", "raw.onenet"), ("bdc", "raw.bdc")];
+        let sources = [
+            ("hotline", "raw.hotline"),
+            ("onenet", "raw.onenet"),
+            ("bdc", "raw.bdc"),
+            ("catalogue", "raw.catalogue"),
+        ];
         let topics = TopicsConfig {
             partitions: a.partitions,
             ..TopicsConfig::default()
@@ -100,7 +105,7 @@ pub fn run(a: Args) -> Result<()> {
         };
         cfg.validate()?;
         println!(
-            "govstream demo: in-process Kafka at {brokers}; producing {} generated records (seed {}) to raw.hotline, raw.onenet, raw.bdc",
+            "govstream demo: in-process Kafka at {brokers}; producing {} generated records (seed {}) to raw.hotline, raw.onenet, raw.bdc, and the service-item catalogue to raw.catalogue",
             a.records, a.seed
         );
         let progress = Arc::new(Progress::default());
@@ -116,12 +121,19 @@ pub fn run(a: Args) -> Result<()> {
             ..GenConfig::default()
         };
         let feeder_progress = progress.clone();
+        let listings = govstream_generate::catalogue(&gen_cfg);
         let feeder = tokio::spawn(async move {
             let started = Instant::now();
             let mut n = 0u64;
-            for r in Generator::new(gen_cfg) {
-                let topic = format!("raw.{}", r.source.name());
-                let mut rec = FutureRecord::<[u8], [u8]>::to(&topic).payload(&r.bytes[..]);
+            // The catalogue first, then the cases (the join does not depend on the order).
+            let records = listings
+                .into_iter()
+                .map(|bytes| ("raw.catalogue".to_owned(), bytes))
+                .chain(
+                    Generator::new(gen_cfg).map(|r| (format!("raw.{}", r.source.name()), r.bytes)),
+                );
+            for (topic, bytes) in records {
+                let mut rec = FutureRecord::<[u8], [u8]>::to(&topic).payload(&bytes[..]);
                 loop {
                     match producer.send_result(rec) {
                         Ok(_) => break,

@@ -1,6 +1,6 @@
 //! The live summary on the terminal: progress, rates, and the current timeliness rates.
 
-use govstream_engine::schema::{self, app, hot, Family};
+use govstream_engine::schema::{self, app, hot, item, Family};
 use govstream_engine::COUNTERS;
 use govstream_pipeline::Progress;
 use std::sync::atomic::Ordering::Relaxed;
@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 
 pub struct Status {
     handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A rate as a percentage, "-" without cases.
+fn pct1(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", 100.0 * v))
 }
 
 /// A rate of `totals` (per family, metrics.md order) as a percentage, "-" without cases.
@@ -90,6 +95,22 @@ impl Status {
             t[1][hot::CLOSED as usize],
             pct(&t, Family::Hotline, "closed_on_time").trim(),
         );
+        let items = *p.items.lock().unwrap_or_else(|e| e.into_inner());
+        if items[item::ITEMS as usize] > 0 || t[0][app::DECLARED_ONE_TRIP as usize] > 0 {
+            let r = |f: Family, name: &str, c: &[i64; COUNTERS]| {
+                let (n, d) = (schema::rate(f, name).parts)(c);
+                format!("{} ({n}/{d})", pct1(schema::rate(f, name).value(c)))
+            };
+            println!(
+                "service items listed {}: at most one trip {}, wholly online {} | promises kept by completed applications: at most one trip {}, no trip {}; unlisted {}",
+                items[item::ITEMS as usize],
+                r(Family::Item, "one_trip", &items),
+                r(Family::Item, "fully_online", &items),
+                r(Family::Application, "declared_one_trip_kept", &t[0]),
+                r(Family::Application, "declared_zero_trip_kept", &t[0]),
+                t[0][app::UNLISTED as usize],
+            );
+        }
         let restores = p
             .checkpoint_restores
             .lock()

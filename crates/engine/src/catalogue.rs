@@ -176,6 +176,24 @@ impl Catalogue {
             .min()
     }
 
+    /// Family `item` as of instant `t` (a window's end): per (region, dept) of the listings
+    /// in force, their counters.
+    pub fn snapshot_at(&self, t: i64) -> FastMap<(Sym, Sym), [i64; COUNTERS]> {
+        let mut out: FastMap<(Sym, Sym), [i64; COUNTERS]> = FastMap::default();
+        for i in self.items.values() {
+            if let Some(l) = i.in_force(t) {
+                let c = l.item_counters();
+                if c.iter().any(|v| *v != 0) {
+                    let e = out.entry((l.region, l.dept)).or_insert([0; COUNTERS]);
+                    for (a, b) in e.iter_mut().zip(c) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub fn listings(&self) -> usize {
         self.items.values().map(|i| i.versions.len()).sum()
     }

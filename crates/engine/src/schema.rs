@@ -174,6 +174,26 @@ pub const RATES: &[Rate] = &[
         parts: |c| (at(c, app::BAD_REVIEWS), at(c, app::REVIEWS)),
     },
     Rate {
+        family: Family::Application,
+        name: "declared_one_trip_kept",
+        parts: |c| {
+            (
+                at(c, app::DECLARED_ONE_TRIP_KEPT),
+                at(c, app::DECLARED_ONE_TRIP),
+            )
+        },
+    },
+    Rate {
+        family: Family::Application,
+        name: "declared_zero_trip_kept",
+        parts: |c| {
+            (
+                at(c, app::DECLARED_ZERO_TRIP_KEPT),
+                at(c, app::DECLARED_ZERO_TRIP),
+            )
+        },
+    },
+    Rate {
         family: Family::Hotline,
         name: "closed_on_time",
         parts: |c| (at(c, hot::CLOSED_ON_TIME), at(c, hot::CLOSED)),
@@ -197,6 +217,28 @@ pub const RATES: &[Rate] = &[
         family: Family::Hotline,
         name: "answered_directly",
         parts: |c| (at(c, hot::ANSWERED_DIRECTLY), at(c, hot::RECEIVED)),
+    },
+    // The seed report's item-level figures: "70 % of items at most one trip", "77 % whole
+    // process online", and how much shorter the promised limits are than the statutory ones.
+    Rate {
+        family: Family::Item,
+        name: "one_trip",
+        parts: |c| (at(c, item::ONE_TRIP_ITEMS), at(c, item::ITEMS)),
+    },
+    Rate {
+        family: Family::Item,
+        name: "fully_online",
+        parts: |c| (at(c, item::FULLY_ONLINE_ITEMS), at(c, item::ITEMS)),
+    },
+    Rate {
+        family: Family::Item,
+        name: "time_limit_compression",
+        parts: |c| {
+            (
+                at(c, item::LEGAL_DAYS) - at(c, item::PROMISE_DAYS),
+                at(c, item::LEGAL_DAYS),
+            )
+        },
     },
 ];
 
@@ -542,6 +584,13 @@ mod tests {
         c[hot::UNREACHABLE as usize] = 1;
         c[hot::SATISFIED as usize] = 2;
         assert_eq!(rate(Family::Hotline, "satisfaction").value(&c), Some(0.5));
+        let mut i = [0i64; COUNTERS];
+        i[item::LEGAL_DAYS as usize] = 20;
+        i[item::PROMISE_DAYS as usize] = 5;
+        assert_eq!(
+            rate(Family::Item, "time_limit_compression").value(&i),
+            Some(0.75)
+        );
     }
 
     #[test]

@@ -200,7 +200,11 @@ impl Totals {
 
     fn key(&mut self, k: Option<&pb::PartialKey>) -> Result<(Family, Dims), PartialError> {
         let k = k.ok_or(PartialError::NoKey)?;
-        let fam = Family::from_pb(k.family()).ok_or(PartialError::Family)?;
+        // Engines send cells and overdue steps of the case families only (`item` comes from
+        // listings).
+        let fam = Family::from_pb(k.family())
+            .filter(|f| f.of_cases())
+            .ok_or(PartialError::Family)?;
         if k.dims.len() != 4 {
             return Err(PartialError::Dims(k.dims.len()));
         }
@@ -490,6 +494,24 @@ impl Totals {
         out
     }
 
+    /// Family `item` at the end of the watermark's day (the current snapshot): region, dept
+    /// and counters of every key with a listing in force. Empty on every totals partition but
+    /// the one that computes the family (0), and before the first event.
+    pub fn items_now(&self) -> Vec<([&str; 2], [i64; COUNTERS])> {
+        let Some(wm) = self.watermark() else {
+            return Vec::new();
+        };
+        let end = Day(Day::of_instant(wm, self.offset_s).0 + 1).start(self.offset_s);
+        let mut out: Vec<_> = self
+            .catalogue
+            .snapshot_at(end)
+            .into_iter()
+            .map(|((r, d), c)| ([self.interner.get(r), self.interner.get(d)], c))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// The local day of the watermark.
     pub fn watermark_day(&self) -> Option<i32> {
         self.watermark()
@@ -523,6 +545,27 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_of_family_item_are_refused() {
+        // Found by the fuzzer: an `item` cell made `family_totals` index past its two families.
+        let mut t = Totals::new(8 * 3600);
+        let p = pb::Partial {
+            source_partition: 0,
+            key: Some(pb::PartialKey {
+                family: pb::Family::Item as i32,
+                dims: vec!["652801".into(), "D".into(), String::new(), String::new()],
+            }),
+            value: Some(pb::partial::Value::Cell(pb::PartialCell {
+                day: 18_000,
+                counters: vec![1; COUNTERS],
+                buckets: vec![0; BUCKETS],
+                sum_us: 0,
+            })),
+        };
+        assert!(matches!(t.apply(&p), Err(PartialError::Family)));
+        assert_eq!(t.family_totals(), [[0; COUNTERS]; 2]);
+    }
 
     fn key() -> Option<pb::PartialKey> {
         Some(pb::PartialKey {

@@ -183,6 +183,10 @@ pub struct MetricsConfig {
     pub labels: Vec<String>,
     /// Cap on timeliness series; label sets beyond it are dropped and counted.
     pub max_series: usize,
+    /// The one-trip promise-kept rate (0..1) below which a department's 30 days alert
+    /// (`GovstreamOneTripPromiseKeptLow`): exported as
+    /// `govstream_promise_kept_alert_threshold_ratio` for the rule to compare with.
+    pub promise_kept_alert_ratio: f64,
 }
 
 impl Default for MetricsConfig {
@@ -196,6 +200,7 @@ impl Default for MetricsConfig {
                 "category".into(),
             ],
             max_series: 20_000,
+            promise_kept_alert_ratio: 0.9,
         }
     }
 }
@@ -422,6 +427,12 @@ impl Config {
                     names.join(", ")
                 ));
             }
+        }
+        if !(0.0..=1.0).contains(&self.metrics.promise_kept_alert_ratio) {
+            return bad(format!(
+                "metrics.promise_kept_alert_ratio is {}: a rate from 0 to 1",
+                self.metrics.promise_kept_alert_ratio
+            ));
         }
         if self.engine.retention_days == Some(0) {
             return bad(

@@ -21,7 +21,7 @@ use std::sync::{Mutex, OnceLock};
 #[derive(Clone, Debug)]
 pub struct LabelSet {
     /// Per family (by index): (label name, dimension index) in the family's key order.
-    pub by_family: [Vec<(&'static str, usize)>; 2],
+    pub by_family: [Vec<(&'static str, usize)>; 3],
     pub max_series: usize,
 }
 
@@ -36,7 +36,7 @@ impl LabelSet {
                 .collect()
         };
         LabelSet {
-            by_family: Family::CASES.map(|f| pick(f.dimension_names())),
+            by_family: Family::ALL.map(|f| pick(f.dimension_names())),
             max_series,
         }
     }
@@ -52,6 +52,9 @@ pub struct TimelinessSnapshot {
     pub overdue: [BTreeMap<Labels, i64>; 2],
     /// (region, "day" | "month") → counters of the current day / month.
     pub current: [BTreeMap<(String, &'static str), [i64; COUNTERS]>; 2],
+    /// Family `item` at the end of the watermark's day, projected on the configured labels
+    /// (region, dept).
+    pub items: BTreeMap<Labels, [i64; COUNTERS]>,
 }
 
 /// Shared between the totals stage (writer) and the HTTP endpoint (reader).
@@ -109,6 +112,19 @@ impl Timeliness {
                     }
                 }
             });
+            for (d, c) in t.items_now() {
+                let f = Family::Item.index();
+                let l: Labels = labels.by_family[f]
+                    .iter()
+                    .map(|(_, i)| d[*i].to_owned())
+                    .collect();
+                if !series.contains(&(f, l.clone())) && series.len() >= labels.max_series {
+                    dropped.push((f, l));
+                    continue;
+                }
+                series.insert((f, l.clone()));
+                add_to(s.items.entry(l).or_insert([0; COUNTERS]), &c);
+            }
             for (fam, d, v) in t.overdue_now() {
                 let f = fam as usize;
                 let l = project(fam, d);
@@ -218,7 +234,29 @@ pub fn render_timeliness(s: &TimelinessSnapshot, labels: &LabelSet, out: &mut St
         }
     }
     let region = [("region", 0usize)];
-    for r in schema::RATES {
+    // Family `item`: the current snapshot, and its shares.
+    let item_labels = &labels.by_family[Family::Item.index()];
+    for (idx, name) in Family::Item.counter_names().iter().enumerate() {
+        let _ = writeln!(out, "# TYPE govstream_item_{name} gauge");
+        for (l, c) in &s.items {
+            let _ = writeln!(
+                out,
+                "govstream_item_{name}{} {}",
+                label_str(item_labels, l, None),
+                c[idx].max(0)
+            );
+        }
+    }
+    for r in schema::RATES.iter().filter(|r| r.family == Family::Item) {
+        let name = format!("govstream_item_{}_ratio", r.name);
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (l, c) in &s.items {
+            if let Some(v) = r.value(c) {
+                let _ = writeln!(out, "{name}{} {v}", label_str(item_labels, l, None));
+            }
+        }
+    }
+    for r in schema::RATES.iter().filter(|r| r.family.of_cases()) {
         let name = format!("govstream_{}_{}_ratio", r.family.name(), r.name);
         let _ = writeln!(out, "# TYPE {name} gauge");
         for ((reg, window), c) in &s.current[r.family.index()] {

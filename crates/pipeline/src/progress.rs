@@ -29,6 +29,9 @@ pub struct Progress {
     /// Counter totals over all windows per family, from the totals stage (applications,
     /// hotline; metrics.md order), summed over this instance's totals partitions.
     pub family_totals: Mutex<[[i64; COUNTERS]; 2]>,
+    /// Family `item` at the end of the watermark's day, over every key (only the instance
+    /// owning totals partition 0 has it).
+    pub items: Mutex<[i64; COUNTERS]>,
     /// Consumer lag of every partition this instance owns, from librdkafka statistics.
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
     /// Approximate bytes of engine state.
@@ -87,6 +90,7 @@ impl Default for Progress {
             checkpoint_restores: Mutex::new(BTreeMap::new()),
             calendar_fallbacks: AtomicU64::new(0),
             family_totals: Mutex::new([[0; COUNTERS]; 2]),
+            items: Mutex::new([0; COUNTERS]),
             lag: Mutex::new(BTreeMap::new()),
             engine_bytes: AtomicU64::new(0),
             commits_ok: AtomicU64::new(0),

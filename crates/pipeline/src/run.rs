@@ -69,6 +69,9 @@ pub async fn run(
     // The endpoint comes first, so that /readyz can say what is missing while brokers are away.
     let timeliness = Arc::new(Timeliness::default());
     crate::metrics::handle();
+    // The alert rules compare promise-kept rates with this level (deploy/prometheus/alerts.yml).
+    metrics::gauge!("govstream_promise_kept_alert_threshold_ratio")
+        .set(cfg.metrics.promise_kept_alert_ratio);
     let server = if cfg.metrics.listen.is_empty() {
         None
     } else {

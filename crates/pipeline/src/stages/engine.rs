@@ -239,11 +239,12 @@ impl Stage for EngineStage {
         // Duplicates include copies a restarted normalize stage wrote again (at-least-once);
         // exact accounting uses the `govstream-origin` header. A listing is in every
         // partition (broadcast): counted once, where it is in partition 0.
-        if ev.case_kind() != pb::CaseKind::Listing || rec.partition == 0 {
+        let counted = ev.case_kind() != pb::CaseKind::Listing || rec.partition == 0;
+        if counted {
             self.count(&ev.source).record(applied.into());
         }
         match applied {
-            Applied::New => self.applied += 1,
+            Applied::New => self.applied += u64::from(counted),
             Applied::Duplicate | Applied::Conflict | Applied::Ignored => {}
             Applied::Retired => {
                 let origin = rec

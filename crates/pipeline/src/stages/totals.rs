@@ -285,6 +285,15 @@ impl Stage for TotalsStage {
                 .family_totals
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = sums;
+            let mut items = [0i64; COUNTERS];
+            for t in self.totals.values() {
+                for (_, c) in t.items_now() {
+                    for (x, y) in items.iter_mut().zip(c) {
+                        *x += y;
+                    }
+                }
+            }
+            *progress.items.lock().unwrap_or_else(|e| e.into_inner()) = items;
             self.last_snapshot = Instant::now();
             self.changed = false;
         }
