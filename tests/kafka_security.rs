@@ -12,7 +12,7 @@
 use govstream_e2e::kafka::{
     assert_accounted, assert_same, final_aggregates, pyclient_with, Broker, BrokerOptions,
 };
-use govstream_e2e::workload::{replay_lines, workload, SOURCES};
+use govstream_e2e::workload::{replay_lines_with, workload, SOURCES};
 use govstream_e2e::{free_port, govstream_bin, http_get, repo, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -179,6 +179,10 @@ fn production_config(dir: &Path, broker: &Broker, ca: &Path, mechanism: &str) ->
         ("prefecture.12345.events".into(), "raw.hotline".into()),
         ("province.ywtb.banjian".into(), "raw.onenet".into()),
         ("county.bdc.status".into(), "raw.bdc".into()),
+        (
+            "province.zwfw.shixiang-qingdan".into(),
+            "raw.catalogue".into(),
+        ),
         ("0.0.0.0:9464".into(), String::new()),
         ("SCRAM-SHA-512".into(), mechanism.into()),
     ];
@@ -228,7 +232,9 @@ fn security_json(ca: &Path) -> String {
 fn production_config_over_sasl_ssl_with_every_codec_equals_replay() {
     let dir = scratch("kafka-secure");
     workload(&dir, "3000", "11");
-    let want = replay_lines(&dir);
+    // The production example has a catalogue source: the generated catalogue goes there.
+    let catalogue = dir.join("gen/catalogue.ndjson");
+    let want = replay_lines_with(&dir, &[("catalogue", catalogue.as_path())]);
     let (broker, ca) = secured_broker(&dir);
     let sec = security_json(&ca);
     // The independent client produces over SASL_SSL, each source with another codec, and the
@@ -264,6 +270,20 @@ fn production_config_over_sasl_ssl_with_every_codec_equals_replay() {
     .parse()
     .unwrap();
     sent += copies;
+    let listings: u64 = pyclient_with(
+        &[
+            "produce",
+            &broker.secure_addr(),
+            "raw.catalogue",
+            catalogue.to_str().unwrap(),
+            "zstd",
+        ],
+        Some(&sec),
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    sent += listings;
 
     let config = production_config(&dir, &broker, &ca, "SCRAM-SHA-512");
     let cfg = config.to_str().unwrap();
