@@ -14,6 +14,7 @@ mod input;
 mod inspect_cmd;
 mod normalize_cmd;
 mod replay_cmd;
+mod report_cmd;
 #[cfg(feature = "kafka")]
 mod run_cmd;
 mod sources;
@@ -40,6 +41,7 @@ struct Cli {
 enum Command {
     Normalize(normalize_cmd::Args),
     Replay(replay_cmd::Args),
+    Report(report_cmd::Args),
     Generate(generate_cmd::Args),
     #[cfg(feature = "kafka")]
     Run(run_cmd::Args),
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Normalize(a) => normalize_cmd::run(a),
         Command::Replay(a) => replay_cmd::run(a),
+        Command::Report(a) => report_cmd::run(a),
         Command::Generate(a) => generate_cmd::run(a),
         #[cfg(feature = "kafka")]
         Command::Run(a) => run_cmd::run(a),
