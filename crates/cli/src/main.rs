@@ -13,6 +13,7 @@ mod input;
 #[cfg(feature = "kafka")]
 mod inspect_cmd;
 mod normalize_cmd;
+mod progress;
 mod replay_cmd;
 mod report_cmd;
 #[cfg(feature = "kafka")]
@@ -35,6 +36,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log lines on standard error (`-v`: `demo` shows the pipeline's info lines, `-vv`:
+    /// debug). $GOVSTREAM_LOG (e.g. `info`, `govstream=debug`) overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -64,11 +69,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo's screen is its status line and warnings; other commands say what they do.
+    #[cfg(feature = "kafka")]
+    let quiet = matches!(cli.command, Command::Demo(_));
+    #[cfg(not(feature = "kafka"))]
+    let quiet = false;
+    let level = match (quiet, cli.verbose) {
+        (true, 0) => "warn",
+        (_, 0) | (true, 1) => "info",
+        _ => "debug",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GOVSTREAM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_target(false)
         .init();

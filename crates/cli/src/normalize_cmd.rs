@@ -4,6 +4,7 @@ use crate::input::for_each_line;
 use crate::sources::SourceOptions;
 use anyhow::{Context, Result};
 use govstream_harness::{Accounts, Outcome, SourceCounts};
+use std::sync::atomic::Ordering::Relaxed;
 use govstream_normalize::{CaseEvent, CompiledSource, Deduplicator, Reason, Rejection, Seen};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
@@ -55,6 +56,13 @@ pub fn normalize_files(
     mut on_reject: impl FnMut(&str, u64, &Rejection) -> Result<()>,
 ) -> Result<Accounts> {
     let mut counts = vec![SourceCounts::default(); sources.len()];
+    let total: u64 = sources
+        .iter()
+        .filter_map(|(_, p)| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let read_bytes = &std::sync::atomic::AtomicU64::new(0);
+    let mut progress = crate::progress::FileProgress::new("reading", total);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Line>>(8);
     // Used batches go back to the reader, which frees the events it allocated (freeing them
     // on this thread costs glibc's allocator more than the second thread gains).
@@ -72,6 +80,7 @@ pub fn normalize_files(
                 };
                 for (i, (src, path)) in sources.iter().enumerate() {
                     for_each_line(path, |line, bytes| {
+                        read_bytes.fetch_add(bytes.len() as u64 + 1, Relaxed);
                         batch.push(Line {
                             source: i,
                             line,
@@ -93,6 +102,7 @@ pub fn normalize_files(
             .context("starting the reader thread")?;
         let consumed = (|| -> Result<()> {
             for batch in rx.iter() {
+                progress.tick(read_bytes.load(Relaxed), batch.len() as u64);
                 for Line {
                     source,
                     line,
@@ -131,6 +141,7 @@ pub fn normalize_files(
         consumed?;
         read
     })?;
+    progress.finish();
     let mut accounts = Accounts::default();
     for ((src, _), c) in sources.iter().zip(&counts) {
         accounts.source(src.name()).add(c);
