@@ -162,7 +162,10 @@ pub fn run(a: Args) -> Result<()> {
             instance_id: None,
         };
         if !a.metrics_listen.is_empty() {
-            println!("metrics: http://{}/metrics (also /healthz, /readyz)", a.metrics_listen);
+            println!(
+                "live status page: http://{0}/ (English: http://{0}/?lang=en); metrics: http://{0}/metrics (also /status.json, /healthz, /readyz)",
+                a.metrics_listen
+            );
         }
         let started = Instant::now();
         let r = govstream_pipeline::run(cfg, opts, progress.clone(), rx).await;

@@ -4,11 +4,11 @@ use crate::input::for_each_line;
 use crate::sources::SourceOptions;
 use anyhow::{Context, Result};
 use govstream_harness::{Accounts, Outcome, SourceCounts};
-use std::sync::atomic::Ordering::Relaxed;
 use govstream_normalize::{CaseEvent, CompiledSource, Deduplicator, Reason, Rejection, Seen};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Normalize upstream files into canonical events (proto3 JSON) and reasoned rejections.
 ///

@@ -1,5 +1,6 @@
-//! The HTTP endpoint of `govstream run`/`demo`: `/metrics`, `/healthz`, `/readyz` (HTTP/1.1
-//! over hyper; the bodies come from `crate::metrics` and `crate::progress`).
+//! The HTTP endpoint of `govstream run`/`demo`: `/` (the live status page) and `/status.json`
+//! (`crate::status_page`), `/metrics`, `/healthz`, `/readyz` (HTTP/1.1 over hyper; the bodies
+//! come from `crate::metrics` and `crate::progress`).
 //!
 //! Nothing a client does can stop the server or pin its resources for long:
 //! - a request's head must arrive within [`Limits::header_read_timeout`] (a keep-alive
@@ -173,6 +174,22 @@ fn respond(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<Bytes>
                 .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
             r
         }
+        "/" => {
+            let mut r = text(StatusCode::OK, crate::status_page::PAGE.to_owned());
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        "/status.json" => {
+            let body = crate::status_page::status_json(&endpoint.progress, &endpoint.timeliness)
+                .to_string();
+            let mut r = text(StatusCode::OK, body);
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
         "/readyz" => match endpoint.progress.readiness() {
             Ok(()) => text(StatusCode::OK, "ready\n".into()),
@@ -183,7 +200,7 @@ fn respond(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<Bytes>
         },
         _ => text(
             StatusCode::NOT_FOUND,
-            "see /metrics, /healthz, /readyz\n".into(),
+            "see / (status page), /status.json, /metrics, /healthz, /readyz\n".into(),
         ),
     }
 }
@@ -307,6 +324,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_status_page_and_its_json() {
+        let server = start(Limits::default()).await;
+        let r = get(server.addr, "/").await;
+        assert_eq!(r.status, 200);
+        assert!(r
+            .head
+            .to_ascii_lowercase()
+            .contains("content-type: text/html"));
+        assert!(r.body.contains("/status.json"));
+        let r = get(server.addr, "/status.json").await;
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["ready"], false);
+        assert!(v.pointer("/windows/month/counties").is_some(), "{v}");
+    }
+
+    #[tokio::test]
     async fn slow_client_is_dropped_and_others_are_served() {
         let server = start(Limits {
             header_read_timeout: Duration::from_secs(2),
@@ -385,7 +419,10 @@ mod tests {
         let r = get(server.addr, "/nope").await;
         assert_eq!(
             (r.status, r.body.as_str()),
-            (404, "see /metrics, /healthz, /readyz\n")
+            (
+                404,
+                "see / (status page), /status.json, /metrics, /healthz, /readyz\n"
+            )
         );
 
         let mut s = TcpStream::connect(server.addr).await.unwrap();

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod progress;
 pub mod run;
 pub mod stages;
+pub mod status_page;
 
 pub use config::Config;
 pub use progress::Progress;
