@@ -16,6 +16,7 @@ run: ## Run the main job on the embedded default: in-process Kafka + generator +
 test: ## Install test tools, build, run the whole test suite (what CI runs)
 	scripts/install-kafka.sh
 	scripts/install-pyclient.sh
+	scripts/install-browser.sh
 	scripts/test-deploy.sh
 	scripts/fuzz.sh
 	$(CARGO) build -p govstream-cli --no-default-features  # the file commands build without librdkafka

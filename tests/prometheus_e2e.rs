@@ -4,18 +4,10 @@
 //! same generated records. The same live scrape checks the metrics table in docs/metrics.md and
 //! every metric name the Grafana dashboard uses, so neither can drift from the code.
 
-use govstream_e2e::{free_port, http_get, repo, run, scratch};
+use govstream_e2e::{free_port, http_get, repo, run, scratch, Killed};
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const RECORDS: &str = "6000";
 const SEED: &str = "31";

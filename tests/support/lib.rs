@@ -113,3 +113,13 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A child process killed (and reaped) when dropped, also when a test fails.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -36,6 +36,7 @@ struct Texts {
     overdue_end: &'static str,
     received: &'static str,
     closed_on_time: &'static str,
+    hotline_closed: &'static str,
     satisfaction: &'static str,
     signed_on_time: &'static str,
     items_listed: &'static str,
@@ -71,6 +72,7 @@ const ZH: Texts = Texts {
     overdue_end: "期末超期未办结",
     received: "受理工单",
     closed_on_time: "按时办结率",
+    hotline_closed: "热线按时办结率",
     satisfaction: "满意率",
     signed_on_time: "按时签收率",
     items_listed: "在用事项数",
@@ -112,6 +114,7 @@ const EN: Texts = Texts {
     overdue_end: "Overdue at the end",
     received: "Work orders received",
     closed_on_time: "Closed on time",
+    hotline_closed: "Hotline closed on time",
     satisfaction: "Satisfaction",
     signed_on_time: "Signed for on time",
     items_listed: "Items listed in force",
@@ -506,7 +509,7 @@ table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #ccc;pa
             (t.on_time, series(|m| &m.application, "on_time")),
             (t.one_trip, series(|m| &m.application, "at_most_one_trip")),
             (t.online, series(|m| &m.application, "zero_trip")),
-            (t.closed_on_time, series(|m| &m.hotline, "closed_on_time")),
+            (t.hotline_closed, series(|m| &m.hotline, "closed_on_time")),
         ],
     );
     let _ = write!(out, "<h2>{}</h2>", t.overdue_trend);
