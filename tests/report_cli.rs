@@ -143,6 +143,11 @@ fn the_report_figures_equal_the_aggregates() {
     // The page: both languages, the headline figures as rendered text.
     let page = report(&aggs, "2020-Q3", "html", "zh");
     assert!(page.contains("政务服务时效报告") && page.contains("2020-Q3"));
+    // The definitions name the calendar in force: the bundled years and the Xinjiang overlay.
+    assert!(
+        page.contains("2020–2026") && page.contains("CN-65"),
+        "calendar in the definitions"
+    );
     let (n, d) = rate("application", "on_time");
     assert!(page.contains(&format!("{:.1}%", 100.0 * n as f64 / d as f64)));
     assert!(page.contains(&format!("{n}/{d}")));

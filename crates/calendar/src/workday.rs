@@ -332,6 +332,9 @@ pub struct Calendar {
     /// Overlays, longest prefix first.
     overlays: Vec<(String, RegionCalendar)>,
     fallbacks: Arc<AtomicU64>,
+    /// The years with national data and the overlays (prefix, calendar name), for people.
+    national_years: Vec<i32>,
+    overlay_names: Vec<(String, String)>,
 }
 
 impl Calendar {
@@ -402,10 +405,17 @@ impl Calendar {
             ));
         }
         regional.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        let mut overlay_names: Vec<(String, String)> = overlays
+            .iter()
+            .filter_map(|f| Some((f.region_prefix.clone()?, f.calendar.clone())))
+            .collect();
+        overlay_names.sort();
         Ok(Calendar {
             national: national_cal,
             overlays: regional,
             fallbacks,
+            national_years: base.years.iter().copied().collect(),
+            overlay_names,
         })
     }
 
@@ -437,6 +447,12 @@ impl Calendar {
 
     pub fn offset_s(&self) -> i32 {
         self.national.offset_s
+    }
+
+    /// What the calendar holds, said plainly: the years with national data (others fall back
+    /// to Monday–Friday) and the regional overlays (region prefix and calendar name).
+    pub fn describe(&self) -> (Vec<i32>, Vec<(String, String)>) {
+        (self.national_years.clone(), self.overlay_names.clone())
     }
 
     /// How many look-ups fell outside the calendar data and used Monday–Friday.

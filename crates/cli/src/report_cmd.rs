@@ -35,6 +35,10 @@ pub struct Args {
     /// Language of the page: `zh` (Chinese, the default) or `en`.
     #[arg(long, default_value = "zh", value_name = "LANG")]
     pub lang: String,
+    /// The calendar the aggregates were computed with (as given to `replay` or `run`): the
+    /// report names it under its definitions.
+    #[command(flatten)]
+    pub calendar: crate::calendar_opts::CalendarOptions,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -67,7 +71,13 @@ pub fn run(a: Args) -> Result<()> {
         }
         records.push(Record::parse(&line, i as u64 + 1)?);
     }
-    let f = figures(&records, period);
+    let mut f = figures(&records, period);
+    let (national_years, overlays) = a.calendar.load()?.describe();
+    f.calendar = govstream_report::CalendarNote {
+        national_years,
+        overlays,
+        utc_offset: a.calendar.utc_offset.clone(),
+    };
     let text = if a.format == "json" {
         let mut s = serde_json::to_string_pretty(&f)?;
         s.push('\n');

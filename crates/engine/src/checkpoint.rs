@@ -15,7 +15,7 @@ use crate::catalogue::{Added, Listing};
 use crate::intern::{Interner, Sym};
 use crate::schema::{Family, COUNTERS};
 use crate::store::Cell;
-use crate::totals::{DAYS, WATERMARKS};
+use crate::totals::{DAYS, MAX_COUNT, WATERMARKS};
 use crate::{Engine, Retention};
 use govstream_calendar::Calendar;
 use govstream_proto::v1 as pb;
@@ -570,6 +570,15 @@ impl EngineRestore {
             if c.counters.len() != COUNTERS || c.buckets.len() != crate::contrib::BUCKETS {
                 return Err(self.corrupt("cell counter or bucket count"));
             }
+            // Counts no engine can hold: summing them could overflow (found by fuzzing).
+            if !c
+                .counters
+                .iter()
+                .chain(&c.buckets)
+                .all(|v| (-MAX_COUNT..=MAX_COUNT).contains(v))
+            {
+                return Err(self.corrupt("a count out of range"));
+            }
             let mut cell = Cell::default();
             cell.counters.copy_from_slice(&c.counters);
             cell.buckets.copy_from_slice(&c.buckets);
@@ -588,6 +597,13 @@ impl EngineRestore {
             }
             if !o.days.iter().all(|d| DAYS.contains(d)) {
                 return Err(self.corrupt("an overdue day out of range"));
+            }
+            if !o
+                .deltas
+                .iter()
+                .all(|v| (-MAX_COUNT..=MAX_COUNT).contains(v))
+            {
+                return Err(self.corrupt("an overdue change out of range"));
             }
             let steps: BTreeMap<i32, i64> = o
                 .days

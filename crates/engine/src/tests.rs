@@ -942,6 +942,27 @@ fn checkpoint_and_restore_round_trip() {
     let mut wild = chunks.clone();
     wild[0] = header.encode_to_vec();
     assert!(restore(&wild, None).is_err(), "a watermark out of range");
+    // Overdue changes and counts no engine can hold are refused (the fuzzer's huge deltas
+    // overflowed the running overdue count while rendering).
+    let mut body = pb::EngineChunk::decode(&chunks[0][..]).unwrap();
+    body.overdue.push(pb::OverdueState {
+        family: pb::Family::Application as i32,
+        dims: vec![0, 0, 0, 0],
+        days: vec![18_000, 18_001],
+        deltas: vec![i64::MAX, i64::MAX],
+    });
+    let mut huge = chunks.clone();
+    huge[0] = body.encode_to_vec();
+    assert!(
+        restore(&huge, None).is_err(),
+        "overdue changes out of range"
+    );
+    body.overdue.last_mut().unwrap().deltas = vec![1, -1];
+    huge[0] = body.encode_to_vec();
+    assert!(
+        restore(&huge, None).is_ok(),
+        "the same key with ordinary changes"
+    );
     // The previous format (a varint snapshot starting with its version byte 4) is refused.
     let mut legacy = vec![4u8, 0, 0, 0, 0, 0];
     legacy.extend_from_slice(b"\x05");

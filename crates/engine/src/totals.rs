@@ -53,7 +53,7 @@ pub(crate) const DAYS: std::ops::RangeInclusive<i32> = 0..=2_932_896;
 /// Watermarks, UTC microseconds: 1970-01-01 .. 2200-01-01.
 pub(crate) const WATERMARKS: std::ops::Range<i64> = 0..7_258_118_400_000_000;
 /// Largest counter, bucket count or overdue change (absolute value).
-const MAX_COUNT: i64 = 1 << 40;
+pub(crate) const MAX_COUNT: i64 = 1 << 40;
 
 /// Where a record of one (family, dims) sits: whether it is a MONTH record, and its window's
 /// first local day (so DAY records come first, in day order, as rendered).

@@ -256,6 +256,19 @@ pub struct Figures {
     /// ≤ 3, ≤ 5, ≤ 10, ≤ 20, ≤ 60, ≤ 120 working days, more).
     pub application_durations: [u64; BUCKETS],
     pub hotline_durations: [u64; BUCKETS],
+    /// The working-day calendar the aggregates were computed with, as the report's reader
+    /// should know it (set by the caller: the aggregates do not carry it).
+    pub calendar: CalendarNote,
+}
+
+/// The calendar behind the figures: national years with data, regional overlays, the offset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CalendarNote {
+    pub national_years: Vec<i32>,
+    /// (region prefix, calendar name).
+    pub overlays: Vec<(String, String)>,
+    /// `±hh:mm` of local time (windows, working days).
+    pub utc_offset: String,
 }
 
 #[derive(Default)]
@@ -404,6 +417,7 @@ pub fn figures(records: &[Record], period: Period) -> Figures {
             .collect(),
         application_durations: durations[0],
         hotline_durations: durations[1],
+        calendar: CalendarNote::default(),
     }
 }
 

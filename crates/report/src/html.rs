@@ -55,6 +55,8 @@ struct Texts {
     definitions: &'static str,
     no_data: &'static str,
     definitions_text: &'static [&'static str],
+    calendar_years: &'static str,
+    calendar_overlays: &'static str,
     working_days: &'static str,
 }
 
@@ -98,6 +100,8 @@ const ZH: Texts = Texts {
         "比率旁括号内为分子/分母；分母为零时显示“—”。期末超期与事项数为期末快照，其余为期内合计。",
     ],
     working_days: "工作日",
+    calendar_years: "本报告所用工作日历：国家法定节假日数据年份",
+    calendar_overlays: "地方节假日",
 };
 
 const EN: Texts = Texts {
@@ -140,6 +144,8 @@ const EN: Texts = Texts {
         "Next to each rate: numerator/denominator; a rate with no cases shows as —. Overdue cases and item counts are snapshots at the period's end; the rest are sums over the period.",
     ],
     working_days: "working days",
+    calendar_years: "Working-day calendar used: national holiday data for",
+    calendar_overlays: "regional holidays",
 };
 
 fn esc(s: &str) -> String {
@@ -542,6 +548,31 @@ table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #ccc;pa
     );
     for d in t.definitions_text {
         let _ = write!(out, "<li>{}</li>", esc(d));
+    }
+    let c = &f.calendar;
+    if !c.national_years.is_empty() {
+        let years = match (c.national_years.first(), c.national_years.last()) {
+            (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+            (Some(a), _) => a.to_string(),
+            _ => String::new(),
+        };
+        let overlays: Vec<String> = c
+            .overlays
+            .iter()
+            .map(|(p, n)| format!("{n} ({p}…)"))
+            .collect();
+        let _ = write!(
+            out,
+            "<li id=\"calendar\">{} {years}; {} {}; UTC{}</li>",
+            t.calendar_years,
+            t.calendar_overlays,
+            esc(&if overlays.is_empty() {
+                "—".to_owned()
+            } else {
+                overlays.join(", ")
+            }),
+            esc(&c.utc_offset)
+        );
     }
     out.push_str("</ul></section></body></html>\n");
     out

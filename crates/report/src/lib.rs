@@ -9,5 +9,5 @@
 pub mod figures;
 pub mod html;
 
-pub use figures::{figures, Figures, InputError, Period, Record};
+pub use figures::{figures, CalendarNote, Figures, InputError, Period, Record};
 pub use html::{html, Lang};
