@@ -113,6 +113,21 @@ fn the_report_renders_its_figures_in_chinese_and_english() {
         assert!(std::fs::metadata(&shot)
             .map(|m| m.len() > 10_000)
             .unwrap_or(false));
+        // It prints to PDF (the print styles keep tables and charts whole).
+        let pdf = dir.join(format!("report-{lang}.pdf"));
+        chromium(
+            &dir,
+            &[
+                "--no-pdf-header-footer",
+                &format!("--print-to-pdf={}", pdf.display()),
+                &url,
+            ],
+        );
+        let bytes = std::fs::read(&pdf).unwrap_or_default();
+        assert!(
+            bytes.starts_with(b"%PDF") && bytes.len() > 10_000,
+            "{lang}: no PDF"
+        );
     }
 }
 

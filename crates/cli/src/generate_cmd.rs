@@ -105,12 +105,20 @@ pub fn run(a: Args) -> Result<()> {
         let f = std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?;
         files.push(BufWriter::with_capacity(1 << 20, f));
     }
+    // Progress by records (the target count stands for the input size).
+    let mut progress = crate::progress::FileProgress::new("generating", cfg.records);
+    let mut n = 0u64;
     for r in gen {
         let i = idx(&r.source);
         files[i].write_all(&r.bytes)?;
         files[i].write_all(b"\n")?;
+        n += 1;
+        if n % 4096 == 0 {
+            progress.tick(n, 4096);
+        }
         counts[i] += 1;
     }
+    progress.finish();
     for f in &mut files {
         f.flush()?;
     }

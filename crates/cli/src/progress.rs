@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 pub struct FileProgress {
     what: &'static str,
+    /// The total the share is of: input bytes, or records to generate.
     total_bytes: u64,
     records: u64,
     started: Instant,
@@ -29,7 +30,8 @@ impl FileProgress {
         }
     }
 
-    /// `done_bytes` of the input read so far, `records` more handled.
+    /// `done` of the total so far (bytes of input, or records for `generate`), `records` more
+    /// handled.
     pub fn tick(&mut self, done_bytes: u64, records: u64) {
         self.records += records;
         let every = Duration::from_millis(if self.tty { 250 } else { 10_000 });
