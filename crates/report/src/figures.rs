@@ -246,7 +246,8 @@ pub struct Figures {
     pub previous_period: String,
     pub headline: Headline,
     pub previous: Headline,
-    /// Counties, worst on-time completion first (then worst on-time closure).
+    /// Counties, worst on-time completion first (then worst on-time closure); rows with fewer
+    /// than [`MIN_RANKED_CASES`] cases after the others.
     pub counties: Vec<RankRow>,
     /// Departments (region, dept), worst first, as counties.
     pub departments: Vec<RankRow>,
@@ -314,10 +315,17 @@ impl Acc {
     }
 }
 
+/// Below this many completed applications plus closed work orders, a row's rates say little:
+/// such rows are ranked after the others.
+pub const MIN_RANKED_CASES: i64 = 10;
+
 fn worst_first(rows: &mut [RankRow]) {
     let key = |r: &RankRow| {
         let v = |f: &FamilyFigures, n: &str| f.rates.get(n).and_then(|r| r.value);
+        let c = |f: &FamilyFigures, n: &str| f.counters.get(n).copied().unwrap_or(0);
+        let few = c(&r.application, "completed") + c(&r.hotline, "closed") < MIN_RANKED_CASES;
         (
+            if few { 1.0 } else { 0.0 },
             v(&r.application, "on_time").unwrap_or(f64::INFINITY),
             v(&r.hotline, "closed_on_time").unwrap_or(f64::INFINITY),
         )
@@ -426,6 +434,26 @@ mod tests {
     use super::*;
 
     const APP: &str = r#"{"family":"application","granularity":"MONTH","window":"2020-07","region":"652801","dept":"D1","item":"T1","channel":"ONLINE","counters":{"submitted":3,"accepted":3,"completed":4,"on_time":3,"at_most_one_trip":2,"zero_trip":1,"withdrawn":0,"reviews":1,"bad_reviews":0,"declared_one_trip":2,"declared_one_trip_kept":2,"declared_zero_trip":1,"declared_zero_trip_kept":1,"unlisted":0,"overdue_open":5},"duration":{"buckets":[0,1,2,2,2,2,3,4,4,4],"sum":1.75,"count":4}}"#;
+
+    #[test]
+    fn rankings_put_the_worst_first_and_rows_with_few_cases_last() {
+        let rec = |region: &str, completed: i64, on_time: i64| {
+            let mut r = Record::parse(APP, 1).unwrap();
+            r.region = region.into();
+            r.counters = [0; COUNTERS];
+            r.counters[schema::app::COMPLETED as usize] = completed;
+            r.counters[schema::app::ON_TIME as usize] = on_time;
+            r
+        };
+        let recs = [
+            rec("652801", 1, 0),
+            rec("652802", 20, 10),
+            rec("652803", 20, 18),
+        ];
+        let f = figures(&recs, Period::parse("2020-07").unwrap());
+        let order: Vec<&str> = f.counties.iter().map(|r| r.region.as_str()).collect();
+        assert_eq!(order, ["652802", "652803", "652801"]);
+    }
 
     #[test]
     fn periods() {
