@@ -3,6 +3,7 @@
 //! `demo`, checks the rendered text of headline figures, and keeps screenshots in
 //! `target/e2e-scratch/browser*/` (test artifacts).
 
+use govstream_e2e::workload::generated_aggregates;
 use govstream_e2e::{free_port, run, scratch, Killed};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -44,34 +45,7 @@ fn text_of(dom: &str, marker: &str) -> Option<String> {
 #[test]
 fn the_report_renders_its_figures_in_chinese_and_english() {
     let dir = scratch("browser-report");
-    let gen = dir.join("gen");
-    let o = run(&[
-        "generate",
-        "--records",
-        "20000",
-        "--seed",
-        "8",
-        "--out",
-        gen.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
-    let out = dir.join("out");
-    let src = |n: &str, f: &str| format!("{n}={}", gen.join(f).display());
-    let o = run(&[
-        "replay",
-        "--source",
-        &src("hotline", "hotline.ndjson"),
-        "--source",
-        &src("onenet", "onenet.ndjson"),
-        "--source",
-        &src("bdc", "bdc.txt"),
-        "--source",
-        &src("catalogue", "catalogue.ndjson"),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let aggs = out.join("aggregates.ndjson");
+    let aggs = generated_aggregates(&dir, "20000", "8");
     let o = run(&[
         "report",
         "--aggregates",

@@ -1,40 +1,14 @@
 //! End to end: `govstream report` over `replay`'s aggregates. The figures are recomputed here,
 //! independently, from the JSON lines.
 
+use govstream_e2e::workload::generated_aggregates;
 use govstream_e2e::{run, scratch};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 fn replayed(dir: &Path) -> std::path::PathBuf {
-    let gen = dir.join("gen");
-    let o = run(&[
-        "generate",
-        "--records",
-        "20000",
-        "--seed",
-        "5",
-        "--out",
-        gen.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = dir.join("out");
-    let src = |n: &str, f: &str| format!("{n}={}", gen.join(f).display());
-    let o = run(&[
-        "replay",
-        "--source",
-        &src("hotline", "hotline.ndjson"),
-        "--source",
-        &src("onenet", "onenet.ndjson"),
-        "--source",
-        &src("bdc", "bdc.txt"),
-        "--source",
-        &src("catalogue", "catalogue.ndjson"),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out.join("aggregates.ndjson")
+    generated_aggregates(dir, "20000", "5")
 }
 
 fn report(aggs: &Path, period: &str, format: &str, lang: &str) -> String {

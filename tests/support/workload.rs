@@ -74,3 +74,35 @@ pub fn replay_lines_with(dir: &Path, more: &[(&str, &Path)]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `generate` (`records`, `seed`) into `dir/gen`, then `replay` of its four files, the
+/// catalogue included, into `dir/out`; returns the aggregates file.
+pub fn generated_aggregates(dir: &Path, records: &str, seed: &str) -> std::path::PathBuf {
+    let gen = dir.join("gen");
+    let o = run(&[
+        "generate",
+        "--records",
+        records,
+        "--seed",
+        seed,
+        "--out",
+        gen.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.join("out");
+    let src = |n: &str, f: &str| format!("{n}={}", gen.join(f).display());
+    let sources = [
+        src("hotline", "hotline.ndjson"),
+        src("onenet", "onenet.ndjson"),
+        src("bdc", "bdc.txt"),
+        src("catalogue", "catalogue.ndjson"),
+    ];
+    let mut args = vec!["replay"];
+    for s in &sources {
+        args.extend(["--source", s.as_str()]);
+    }
+    args.extend(["--out", out.to_str().unwrap()]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.join("aggregates.ndjson")
+}

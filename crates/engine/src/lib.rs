@@ -420,10 +420,12 @@ impl Engine {
             let mut old = Vec::new();
             contribution(
                 &case.facts,
-                &self.cal,
-                &self.interner,
-                &self.catalogue,
-                self.sym_12345,
+                &Rules {
+                    cal: &self.cal,
+                    interner: &self.interner,
+                    catalogue: &self.catalogue,
+                    sym_12345: self.sym_12345,
+                },
                 &mut old,
             );
             before.push((key, old));
@@ -446,10 +448,12 @@ impl Engine {
             self.new.clear();
             contribution(
                 &case.facts,
-                &self.cal,
-                &self.interner,
-                &self.catalogue,
-                self.sym_12345,
+                &Rules {
+                    cal: &self.cal,
+                    interner: &self.interner,
+                    catalogue: &self.catalogue,
+                    sym_12345: self.sym_12345,
+                },
                 &mut self.new,
             );
             if old != self.new {
@@ -505,10 +509,12 @@ impl Engine {
         self.old.clear();
         contribution(
             &case.facts,
-            &self.cal,
-            &self.interner,
-            &self.catalogue,
-            self.sym_12345,
+            &Rules {
+                cal: &self.cal,
+                interner: &self.interner,
+                catalogue: &self.catalogue,
+                sym_12345: self.sym_12345,
+            },
             &mut self.old,
         );
         let item_before = match &case.facts {
@@ -539,10 +545,12 @@ impl Engine {
         self.new.clear();
         contribution(
             &case.facts,
-            &self.cal,
-            &self.interner,
-            &self.catalogue,
-            self.sym_12345,
+            &Rules {
+                cal: &self.cal,
+                interner: &self.interner,
+                catalogue: &self.catalogue,
+                sym_12345: self.sym_12345,
+            },
             &mut self.new,
         );
         if let (Some(before), Facts::Application(a)) = (item_before, &case.facts) {
@@ -815,15 +823,23 @@ fn cancel_common(old: &mut Vec<Item>, new: &mut Vec<Item>) {
     }
 }
 
-/// The contribution of a case, from its facts (and, for an application, the catalogue).
-fn contribution(
-    f: &Facts,
-    cal: &Calendar,
-    interner: &Interner,
-    catalogue: &Catalogue,
+/// What a case's contribution is computed with, besides its facts.
+struct Rules<'a> {
+    cal: &'a Calendar,
+    interner: &'a Interner,
+    catalogue: &'a Catalogue,
+    /// The department of a work order never dispatched.
     sym_12345: Sym,
-    out: &mut Vec<Item>,
-) {
+}
+
+/// The contribution of a case, from its facts (and, for an application, the catalogue).
+fn contribution(f: &Facts, r: &Rules, out: &mut Vec<Item>) {
+    let Rules {
+        cal,
+        interner,
+        catalogue,
+        sym_12345,
+    } = *r;
     match f {
         Facts::Application(a) => {
             let dims = contrib::application_dims(a);
