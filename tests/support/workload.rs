@@ -9,8 +9,8 @@ pub const SOURCES: [(&str, &str); 3] = [
     ("bdc", "bdc.txt"),
 ];
 
-/// Generates a workload, then shuffles every file and repeats every 7th line.
-pub fn workload(dir: &Path, records: &str, seed: &str) {
+/// `govstream generate` (`records`, `seed`) into `dir/gen`, which it returns.
+pub fn generate(dir: &Path, records: &str, seed: &str) -> std::path::PathBuf {
     let gen = dir.join("gen");
     let o = run(&[
         "generate",
@@ -22,6 +22,12 @@ pub fn workload(dir: &Path, records: &str, seed: &str) {
         gen.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    gen
+}
+
+/// Generates a workload, then shuffles every file and repeats every 7th line.
+pub fn workload(dir: &Path, records: &str, seed: &str) {
+    let gen = generate(dir, records, seed);
     for (_, f) in SOURCES {
         let bytes = std::fs::read(gen.join(f)).unwrap();
         let mut lines: Vec<&[u8]> = bytes
@@ -78,17 +84,7 @@ pub fn replay_lines_with(dir: &Path, more: &[(&str, &Path)]) -> Vec<String> {
 /// `generate` (`records`, `seed`) into `dir/gen`, then `replay` of its four files, the
 /// catalogue included, into `dir/out`; returns the aggregates file.
 pub fn generated_aggregates(dir: &Path, records: &str, seed: &str) -> std::path::PathBuf {
-    let gen = dir.join("gen");
-    let o = run(&[
-        "generate",
-        "--records",
-        records,
-        "--seed",
-        seed,
-        "--out",
-        gen.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let gen = generate(dir, records, seed);
     let out = dir.join("out");
     let src = |n: &str, f: &str| format!("{n}={}", gen.join(f).display());
     let sources = [

@@ -61,6 +61,17 @@ pub fn render(
     out
 }
 
+/// The first day rendered of a key: everything without `only`; with it, the key's first
+/// changed day, or nothing (a day after any store's) when the key is not listed.
+fn rendered_from(only: Option<&Only>, fam: Family, dims: &Dims) -> i32 {
+    only.map_or(MIN_DAY, |o| {
+        o.get(&(fam, *dims))
+            .copied()
+            .unwrap_or(MAX_DAY)
+            .clamp(MIN_DAY, MAX_DAY)
+    })
+}
+
 /// What was moved out of the store (`Engine::spill_before`), handed back at rendering: per
 /// family, two streams in ascending day order, each read twice (DAY records, then MONTH
 /// records).
@@ -332,15 +343,7 @@ pub fn render_items(
     let rank = interner.ranks();
     let order = |d: &Dims| (rank[d.region.0 as usize], rank[d.dept.0 as usize]);
     let mut now: FastMap<Dims, [i64; COUNTERS]> = FastMap::default();
-    // The first day rendered of a key (`only`), as in `render_part`.
-    let from = |dims: &Dims| {
-        only.map_or(MIN_DAY, |o| {
-            o.get(&(Family::Item, *dims))
-                .copied()
-                .unwrap_or(MAX_DAY)
-                .clamp(MIN_DAY, MAX_DAY)
-        })
-    };
+    let from = |dims: &Dims| rendered_from(only, Family::Item, dims);
     let month = granularity == pb::Granularity::Month;
     let mut snapshot = |day: i32, window: &str, now: &FastMap<Dims, [i64; COUNTERS]>| {
         let mut rows: Vec<(&Dims, &[i64; COUNTERS])> = now
@@ -435,16 +438,9 @@ pub fn render_part(
     }
     let wm_day = Day::of_instant(wm, offset_s).0;
     let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains_key(&(fam, *dims)));
-    // The first day rendered of a key (every key is visited from its first day: the overdue
-    // counts and the month sums need the days before).
-    let from = |fam: Family, dims: &Dims| {
-        only.map_or(MIN_DAY, |o| {
-            o.get(&(fam, *dims))
-                .copied()
-                .unwrap_or(MAX_DAY)
-                .clamp(MIN_DAY, MAX_DAY)
-        })
-    };
+    // Every key is visited from its first day (the overdue counts and the month sums need the
+    // days before); it is rendered from `rendered_from` on.
+    let from = |fam: Family, dims: &Dims| rendered_from(only, fam, dims);
     // Canonical order without string comparisons: symbols ranked by their strings.
     let rank = interner.ranks();
     let dims_order = |d: &Dims| {
