@@ -35,7 +35,8 @@ cport=$(free_port)
 scripts/kafka-broker.sh "$work/kafka" "$port" "$cport" >"$work/kafka.log" 2>&1 &
 broker=$!
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; kill $broker 2>/dev/null || true; wait $broker 2>/dev/null || true; }
+# The broker's log directory holds every produced record (GiB): removed at exit, logs kept.
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; kill $broker 2>/dev/null || true; wait $broker 2>/dev/null || true; rm -rf "$work/kafka"; }
 trap cleanup EXIT
 until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.2; done
 addr=127.0.0.1:$port

@@ -92,4 +92,7 @@ TOML
   kill "$broker" 2>/dev/null || true
   wait "$broker" 2>/dev/null || true
   trap - EXIT
+  # The broker's log and the generated files of 5 M records take several GiB: keep only the
+  # run logs and configs.
+  rm -rf "$work/kafka" "$work/gen" "$work/tail"
 done

@@ -44,15 +44,37 @@ pub fn run(args: &[&str]) -> Output {
         .expect("govstream runs")
 }
 
-/// A fresh, empty scratch directory under the target dir.
+/// A fresh, empty scratch directory under the target dir. Scratch directories are kept after
+/// a test (to look at a failure), but those of test processes that no longer run are removed
+/// the first time a process asks for one, so the directory holds at most one run per binary.
 pub fn scratch(name: &str) -> PathBuf {
-    let d = repo()
-        .join("target")
-        .join("e2e-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+    let root = repo().join("target").join("e2e-scratch");
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| sweep_dead_scratch(&root));
+    let d = root.join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch dir");
     d
+}
+
+/// Removes `root/<name>-<pid>` directories whose process is gone (Linux: no `/proc/<pid>`).
+fn sweep_dead_scratch(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.rsplit_once('-'))
+            .and_then(|(_, p)| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Reads an NDJSON file into JSON values.
