@@ -1,8 +1,9 @@
 //! Civil (proleptic Gregorian) dates, instants and the timestamp syntaxes of the upstream sources.
 //!
 //! Everything here is integer arithmetic: an [`Instant`] is microseconds since the Unix epoch (UTC),
-//! a [`Day`] is a count of days since 1970-01-01. No time-zone database is needed because the
-//! zones govstream serves (Beijing time) have a fixed offset.
+//! a [`Day`] is a count of days since 1970-01-01. Windows and working days use a fixed offset
+//! (Beijing time by default); sources in a zone with daylight saving time read their local
+//! times through a [`crate::zone::Zone`].
 
 use std::fmt;
 
@@ -225,16 +226,25 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     local_to_instant(date, hms, micros, offset_s)
 }
 
-/// A fixed-width local timestamp pattern built from the tokens `yyyy`, `MM`, `dd`, `HH`, `mm`,
-/// `ss` and literal characters, e.g. `yyyy-MM-dd HH:mm:ss` or `yyyyMMddHHmmss`. A value matches
-/// only if it has exactly the pattern's length, digits where the tokens are and the same literal
-/// characters elsewhere.
+/// A local timestamp pattern. Tokens:
+///
+/// - `yyyy` four digits; `MM`, `dd`, `HH`, `hh`, `mm`, `ss` exactly two digits;
+/// - `M`, `d`, `H`, `h`, `m`, `s` one or two digits (unpadded: `2020/7/5 9:03`);
+/// - `a` the half of the day, `AM` or `PM` in any case, with the 12-hour `hh`/`h`
+///   (`06/26/2018 10:58:54 AM`; 12 AM is midnight, 12 PM noon);
+/// - any other character is a literal that must be there as it is.
+///
+/// A pattern of two-digit tokens and literals only (`yyyy-MM-dd HH:mm:ss`, `yyyyMMddHHmmss`) is
+/// fixed-width: a value matches only with exactly the pattern's length (the fast path of the
+/// built-in sources). `yyyy`, a month and a day are required; a time without seconds reads them
+/// as 0. A one- or two-digit token takes as many digits as there are (at most two), so it must
+/// be followed by a non-digit or the end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalPattern {
     pattern: String,
-    fields: Vec<(PatternField, usize)>,
-    literals: Vec<(usize, u8)>,
-    len: usize,
+    toks: Vec<Tok>,
+    /// All tokens fixed-width: the value's length is known.
+    fixed_len: Option<usize>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -243,55 +253,93 @@ enum PatternField {
     Month,
     Day,
     Hour,
+    Hour12,
     Minute,
     Second,
 }
 
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Tok {
+    /// A number of `min..=max` digits.
+    Num {
+        field: PatternField,
+        min: usize,
+        max: usize,
+    },
+    AmPm,
+    Lit(u8),
+}
+
+/// Civil fields read by a [`LocalPattern`], not yet checked against the calendar.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LocalDateTime {
+    pub date: (i32, u32, u32),
+    pub hms: (u32, u32, u32),
+}
+
 impl LocalPattern {
-    /// Compiles a pattern; `None` if it is not ASCII or lacks one of the date tokens.
+    /// Compiles a pattern; `None` if it is not ASCII, lacks one of the date tokens, repeats a
+    /// field, or mixes the 12-hour clock (`hh`, `h`, needing `a`) with the 24-hour one.
     pub fn new(pattern: &str) -> Option<LocalPattern> {
         if !pattern.is_ascii() {
             return None;
         }
+        const TOKENS: [(&str, PatternField, usize, usize); 13] = [
+            ("yyyy", PatternField::Year, 4, 4),
+            ("MM", PatternField::Month, 2, 2),
+            ("dd", PatternField::Day, 2, 2),
+            ("HH", PatternField::Hour, 2, 2),
+            ("hh", PatternField::Hour12, 2, 2),
+            ("mm", PatternField::Minute, 2, 2),
+            ("ss", PatternField::Second, 2, 2),
+            ("M", PatternField::Month, 1, 2),
+            ("d", PatternField::Day, 1, 2),
+            ("H", PatternField::Hour, 1, 2),
+            ("h", PatternField::Hour12, 1, 2),
+            ("m", PatternField::Minute, 1, 2),
+            ("s", PatternField::Second, 1, 2),
+        ];
         let b = pattern.as_bytes();
-        let mut fields = Vec::new();
-        let mut literals = Vec::new();
+        let mut toks = Vec::new();
+        let mut seen = Vec::new();
         let mut i = 0;
         while i < b.len() {
             let rest = &pattern[i..];
-            let tok = [
-                ("yyyy", PatternField::Year),
-                ("MM", PatternField::Month),
-                ("dd", PatternField::Day),
-                ("HH", PatternField::Hour),
-                ("mm", PatternField::Minute),
-                ("ss", PatternField::Second),
-            ]
-            .into_iter()
-            .find(|(t, _)| rest.starts_with(t));
-            match tok {
-                Some((t, f)) => {
-                    if fields.iter().any(|(g, _)| *g == f) {
-                        return None;
-                    }
-                    fields.push((f, i));
-                    i += t.len();
+            if let Some(&(t, field, min, max)) = TOKENS.iter().find(|(t, ..)| rest.starts_with(t)) {
+                if seen.contains(&field) {
+                    return None;
                 }
-                None => {
-                    literals.push((i, b[i]));
-                    i += 1;
+                seen.push(field);
+                toks.push(Tok::Num { field, min, max });
+                i += t.len();
+            } else if b[i] == b'a' {
+                if toks.contains(&Tok::AmPm) {
+                    return None;
                 }
+                toks.push(Tok::AmPm);
+                i += 1;
+            } else {
+                toks.push(Tok::Lit(b[i]));
+                i += 1;
             }
         }
-        let has = |f| fields.iter().any(|(g, _)| *g == f);
+        let has = |f| seen.contains(&f);
         if !(has(PatternField::Year) && has(PatternField::Month) && has(PatternField::Day)) {
             return None;
         }
+        let twelve = has(PatternField::Hour12);
+        if twelve != toks.contains(&Tok::AmPm) || (twelve && has(PatternField::Hour)) {
+            return None;
+        }
+        let fixed_len = toks.iter().try_fold(0, |n, t| match *t {
+            Tok::Num { min, max, .. } if min == max => Some(n + max),
+            Tok::Lit(_) => Some(n + 1),
+            _ => None,
+        });
         Some(LocalPattern {
             pattern: pattern.to_owned(),
-            fields,
-            literals,
-            len: b.len(),
+            toks,
+            fixed_len,
         })
     }
 
@@ -299,28 +347,85 @@ impl LocalPattern {
         &self.pattern
     }
 
-    /// Parses `s` as a local time in a zone `offset_s` east of UTC.
-    pub fn parse(&self, s: &str, offset_s: i32) -> Option<Timestamp> {
+    /// Reads the civil fields of `s` (the whole of it), or `None`.
+    pub fn parse_local(&self, s: &str) -> Option<LocalDateTime> {
         let b = s.as_bytes();
-        if b.len() != self.len {
-            return None;
-        }
-        if self.literals.iter().any(|&(i, c)| b[i] != c) {
+        if self.fixed_len.is_some_and(|n| n != b.len()) {
             return None;
         }
         let (mut y, mut mo, mut d, mut h, mut mi, mut se) = (0, 0, 0, 0, 0, 0);
-        for &(f, i) in &self.fields {
-            match f {
-                PatternField::Year => y = digits(&b[i..i + 4])?,
-                PatternField::Month => mo = digits(&b[i..i + 2])?,
-                PatternField::Day => d = digits(&b[i..i + 2])?,
-                PatternField::Hour => h = digits(&b[i..i + 2])?,
-                PatternField::Minute => mi = digits(&b[i..i + 2])?,
-                PatternField::Second => se = digits(&b[i..i + 2])?,
+        let mut pm = None;
+        let mut i = 0;
+        for t in &self.toks {
+            match *t {
+                Tok::Lit(c) => {
+                    if b.get(i) != Some(&c) {
+                        return None;
+                    }
+                    i += 1;
+                }
+                Tok::AmPm => {
+                    let two = b.get(i..i + 2)?;
+                    pm = Some(match [two[0].to_ascii_uppercase(), two[1].to_ascii_uppercase()] {
+                        [b'A', b'M'] => false,
+                        [b'P', b'M'] => true,
+                        _ => return None,
+                    });
+                    i += 2;
+                }
+                Tok::Num { field, min, max } => {
+                    let n = b[i.min(b.len())..]
+                        .iter()
+                        .take(max)
+                        .take_while(|c| c.is_ascii_digit())
+                        .count();
+                    if n < min {
+                        return None;
+                    }
+                    let v = digits(&b[i..i + n])?;
+                    i += n;
+                    match field {
+                        PatternField::Year => y = v,
+                        PatternField::Month => mo = v,
+                        PatternField::Day => d = v,
+                        PatternField::Hour | PatternField::Hour12 => h = v,
+                        PatternField::Minute => mi = v,
+                        PatternField::Second => se = v,
+                    }
+                }
             }
         }
-        local_to_instant((y as i32, mo, d), (h, mi, se), 0, offset_s)
+        if i != b.len() {
+            return None;
+        }
+        if let Some(pm) = pm {
+            if !(1..=12).contains(&h) {
+                return None;
+            }
+            h = match (h, pm) {
+                (12, false) => 0,
+                (12, true) => 12,
+                (h, false) => h,
+                (h, true) => h + 12,
+            };
+        }
+        Some(LocalDateTime {
+            date: (y as i32, mo, d),
+            hms: (h, mi, se),
+        })
     }
+
+    /// Parses `s` as a local time in a zone `offset_s` east of UTC.
+    pub fn parse(&self, s: &str, offset_s: i32) -> Option<Timestamp> {
+        let l = self.parse_local(s)?;
+        local_to_instant(l.date, l.hms, 0, offset_s)
+    }
+}
+
+/// The instant of a civil date and time at a fixed offset, `None` if it is not a real date
+/// and time (hours 0–23, minutes and seconds 0–59).
+pub fn local_at_offset(l: LocalDateTime, offset_s: i32) -> Option<Timestamp> {
+    local_to_instant(l.date, l.hms, 0, offset_s)
 }
 
 /// A UTC offset `±hh:mm` in seconds (hours 0–23, minutes 0–59).

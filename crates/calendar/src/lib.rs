@@ -6,8 +6,10 @@
 
 pub mod civil;
 mod workday;
+pub mod zone;
 
 pub use civil::{Day, Instant, Timestamp};
+pub use zone::Zone;
 pub use workday::{
     Calendar, CalendarError, CalendarFile, Deadline, LimitUnit, RegionCalendar, BUNDLED_NATIONAL,
     BUNDLED_XINJIANG,
