@@ -347,6 +347,11 @@ impl LocalPattern {
         &self.pattern
     }
 
+    /// Whether a value must have exactly the pattern's length (two-digit tokens only).
+    pub fn is_fixed_width(&self) -> bool {
+        self.fixed_len.is_some()
+    }
+
     /// Reads the civil fields of `s` (the whole of it), or `None`.
     pub fn parse_local(&self, s: &str) -> Option<LocalDateTime> {
         let b = s.as_bytes();
@@ -366,11 +371,13 @@ impl LocalPattern {
                 }
                 Tok::AmPm => {
                     let two = b.get(i..i + 2)?;
-                    pm = Some(match [two[0].to_ascii_uppercase(), two[1].to_ascii_uppercase()] {
-                        [b'A', b'M'] => false,
-                        [b'P', b'M'] => true,
-                        _ => return None,
-                    });
+                    pm = Some(
+                        match [two[0].to_ascii_uppercase(), two[1].to_ascii_uppercase()] {
+                            [b'A', b'M'] => false,
+                            [b'P', b'M'] => true,
+                            _ => return None,
+                        },
+                    );
                     i += 2;
                 }
                 Tok::Num { field, min, max } => {

@@ -9,8 +9,8 @@ mod workday;
 pub mod zone;
 
 pub use civil::{Day, Instant, Timestamp};
-pub use zone::Zone;
 pub use workday::{
     Calendar, CalendarError, CalendarFile, Deadline, LimitUnit, RegionCalendar, BUNDLED_NATIONAL,
     BUNDLED_XINJIANG,
 };
+pub use zone::Zone;

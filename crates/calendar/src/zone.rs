@@ -20,7 +20,10 @@ use crate::civil::{local_at_offset, LocalDateTime, Timestamp, MICROS_PER_SECOND}
 pub enum Zone {
     /// Seconds east of UTC.
     Fixed(i32),
-    Named { name: String, tz: jiff::tz::TimeZone },
+    Named {
+        name: String,
+        tz: jiff::tz::TimeZone,
+    },
 }
 
 impl PartialEq for Zone {
@@ -111,24 +114,55 @@ mod tests {
         let p = "MM/dd/yyyy hh:mm:ss a";
         let ny = "America/New_York";
         // Winter and summer.
-        assert_eq!(read(ny, p, "01/15/2020 09:00:00 AM").unwrap(), "2020-01-15T09:00:00-05:00");
-        assert_eq!(read(ny, p, "07/15/2020 09:00:00 PM").unwrap(), "2020-07-15T21:00:00-04:00");
+        assert_eq!(
+            read(ny, p, "01/15/2020 09:00:00 AM").unwrap(),
+            "2020-01-15T09:00:00-05:00"
+        );
+        assert_eq!(
+            read(ny, p, "07/15/2020 09:00:00 PM").unwrap(),
+            "2020-07-15T21:00:00-04:00"
+        );
         // Spring forward (2020-03-08 02:00 EST -> 03:00 EDT): 02:30 does not exist and is
         // read with the offset before the gap, i.e. 03:30 EDT.
-        assert_eq!(read(ny, p, "03/08/2020 02:30:00 AM").unwrap(), "2020-03-08T03:30:00-04:00");
-        assert_eq!(read(ny, p, "03/08/2020 01:59:59 AM").unwrap(), "2020-03-08T01:59:59-05:00");
-        assert_eq!(read(ny, p, "03/08/2020 03:00:00 AM").unwrap(), "2020-03-08T03:00:00-04:00");
+        assert_eq!(
+            read(ny, p, "03/08/2020 02:30:00 AM").unwrap(),
+            "2020-03-08T03:30:00-04:00"
+        );
+        assert_eq!(
+            read(ny, p, "03/08/2020 01:59:59 AM").unwrap(),
+            "2020-03-08T01:59:59-05:00"
+        );
+        assert_eq!(
+            read(ny, p, "03/08/2020 03:00:00 AM").unwrap(),
+            "2020-03-08T03:00:00-04:00"
+        );
         // Fall back (2020-11-01 02:00 EDT -> 01:00 EST): 01:30 happens twice; the earlier.
-        assert_eq!(read(ny, p, "11/01/2020 01:30:00 AM").unwrap(), "2020-11-01T01:30:00-04:00");
-        assert_eq!(read(ny, p, "11/01/2020 02:00:00 AM").unwrap(), "2020-11-01T02:00:00-05:00");
+        assert_eq!(
+            read(ny, p, "11/01/2020 01:30:00 AM").unwrap(),
+            "2020-11-01T01:30:00-04:00"
+        );
+        assert_eq!(
+            read(ny, p, "11/01/2020 02:00:00 AM").unwrap(),
+            "2020-11-01T02:00:00-05:00"
+        );
     }
 
     #[test]
     fn fixed_offsets_and_names() {
         assert_eq!(Zone::parse("+08:00"), Some(Zone::Fixed(28_800)));
         assert_eq!(Zone::parse("-05:00").unwrap().name(), "-05:00");
-        assert_eq!(Zone::parse("Asia/Shanghai").unwrap().name(), "Asia/Shanghai");
-        for bad in ["", "Mars/Olympus", "/etc/localtime", "../x", "+8", "EST5EDT,M3.2.0,M11.1.0"] {
+        assert_eq!(
+            Zone::parse("Asia/Shanghai").unwrap().name(),
+            "Asia/Shanghai"
+        );
+        for bad in [
+            "",
+            "Mars/Olympus",
+            "/etc/localtime",
+            "../x",
+            "+8",
+            "EST5EDT,M3.2.0,M11.1.0",
+        ] {
             assert_eq!(Zone::parse(bad), None, "{bad}");
         }
         assert_eq!(
@@ -155,13 +189,29 @@ mod tests {
             assert_eq!(p.parse_local(bad), None, "{bad}");
         }
         let u = LocalPattern::new("yyyy/M/d H:mm").unwrap();
-        assert_eq!(u.parse_local("2020/7/5 9:03").map(|l| (l.date, l.hms)), Some(((2020, 7, 5), (9, 3, 0))));
-        assert_eq!(u.parse_local("2020/12/25 23:59").map(|l| l.date), Some((2020, 12, 25)));
-        for bad in ["2020/7/5 9:3", "2020/123/5 9:03", "2020/7/5 9:03 ", "2020//5 9:03"] {
+        assert_eq!(
+            u.parse_local("2020/7/5 9:03").map(|l| (l.date, l.hms)),
+            Some(((2020, 7, 5), (9, 3, 0)))
+        );
+        assert_eq!(
+            u.parse_local("2020/12/25 23:59").map(|l| l.date),
+            Some((2020, 12, 25))
+        );
+        for bad in [
+            "2020/7/5 9:3",
+            "2020/123/5 9:03",
+            "2020/7/5 9:03 ",
+            "2020//5 9:03",
+        ] {
             assert_eq!(u.parse_local(bad), None, "{bad}");
         }
         // Patterns that cannot be right.
-        for bad in ["MM/dd/yyyy hh:mm", "MM/dd/yyyy HH:mm a", "MM/dd/yyyy HH:mm:ss hh a", "M/d HH"] {
+        for bad in [
+            "MM/dd/yyyy hh:mm",
+            "MM/dd/yyyy HH:mm a",
+            "MM/dd/yyyy HH:mm:ss hh a",
+            "M/d HH",
+        ] {
             assert_eq!(LocalPattern::new(bad), None, "{bad}");
         }
     }

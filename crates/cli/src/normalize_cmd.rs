@@ -1,6 +1,6 @@
 //! `govstream normalize`: raw files in, canonical events and rejections out.
 
-use crate::input::for_each_line;
+use crate::input::for_each_record;
 use crate::sources::SourceOptions;
 use anyhow::{Context, Result};
 use govstream_harness::{Accounts, Outcome, SourceCounts};
@@ -33,20 +33,32 @@ struct RejectedLine<'a> {
     detail: &'a str,
 }
 
-/// One line, normalized on the reader thread.
+/// One record (a line, or a CSV row), normalized on the reader thread: its events are the
+/// next `Ok(n)` of its batch's `events`.
 struct Line {
     source: usize,
     line: u64,
-    result: Result<CaseEvent, Rejection>,
+    result: Result<u32, Rejection>,
 }
 
-/// Lines per message between the reader thread and the caller's.
+/// Records normalized together, handed from the reader thread to the caller's.
+#[derive(Default)]
+struct Batch {
+    lines: Vec<Line>,
+    events: Vec<CaseEvent>,
+}
+
+/// Records per message between the reader thread and the caller's.
 const BATCH: usize = 2048;
 
-/// Reads every source file in order and normalizes each line, accounting for every one.
-/// `on_event` sees every accepted record and says what became of it (the `normalize` command
-/// asks a [`Deduplicator`], `replay` the engine); `on_reject` sees every line that goes to the
-/// dead-letter output (rejected, or, from `replay` with retention, retired).
+/// Reads every source file in order and normalizes each record, accounting for every one.
+/// `on_event` sees every event of an accepted record and says what became of it (the
+/// `normalize` command asks a [`Deduplicator`], `replay` the engine); `on_reject` sees every
+/// record or event that goes to the dead-letter output (rejected, or, from `replay` with
+/// retention, retired).
+///
+/// A CSV source's file starts with its header row, which binds the mapping's column names
+/// (a column the mapping uses and the header lacks stops the command with its name).
 ///
 /// Two threads: one reads and normalizes, the caller's thread counts and runs the callbacks,
 /// in the files' order (batches over a bounded channel, so memory stays flat).
@@ -63,30 +75,51 @@ pub fn normalize_files(
         .sum();
     let read_bytes = &std::sync::atomic::AtomicU64::new(0);
     let mut progress = crate::progress::FileProgress::new("reading", total);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Line>>(8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
     // Used batches go back to the reader, which frees the events it allocated (freeing them
     // on this thread costs glibc's allocator more than the second thread gains).
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Line>>();
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
     std::thread::scope(|scope| -> Result<()> {
         let reader = std::thread::Builder::new()
             .name("normalize".into())
             .spawn_scoped(scope, move || -> Result<()> {
-                let mut batch = Vec::with_capacity(BATCH);
-                let next = |back_rx: &std::sync::mpsc::Receiver<Vec<Line>>| {
-                    let mut v = back_rx.try_recv().unwrap_or_default();
-                    v.clear();
-                    v.reserve(BATCH);
-                    v
+                let next = |back_rx: &std::sync::mpsc::Receiver<Batch>| {
+                    let mut b = back_rx.try_recv().unwrap_or_default();
+                    b.lines.clear();
+                    b.events.clear();
+                    b.lines.reserve(BATCH);
+                    b
                 };
+                let mut batch = next(&back_rx);
                 for (i, (src, path)) in sources.iter().enumerate() {
-                    for_each_line(path, |line, bytes| {
+                    let csv = src.is_csv();
+                    let mut bound: Option<CompiledSource> = None;
+                    for_each_record(path, csv, |line, bytes| {
                         read_bytes.fetch_add(bytes.len() as u64 + 1, Relaxed);
-                        batch.push(Line {
+                        let src = if csv {
+                            match &bound {
+                                Some(b) => b,
+                                None => {
+                                    let b = src.bind_header(bytes).with_context(|| {
+                                        format!("{}, line {line}", path.display())
+                                    })?;
+                                    bound = Some(b);
+                                    return Ok(());
+                                }
+                            }
+                        } else {
+                            src
+                        };
+                        let before = batch.events.len();
+                        let result = src
+                            .normalize_into(bytes, &mut batch.events)
+                            .map(|()| (batch.events.len() - before) as u32);
+                        batch.lines.push(Line {
                             source: i,
                             line,
-                            result: src.normalize(bytes),
+                            result,
                         });
-                        if batch.len() == BATCH {
+                        if batch.lines.len() == BATCH {
                             let full = std::mem::replace(&mut batch, next(&back_rx));
                             // A closed channel: the consumer failed and says why.
                             if tx.send(full).is_err() {
@@ -102,25 +135,29 @@ pub fn normalize_files(
             .context("starting the reader thread")?;
         let consumed = (|| -> Result<()> {
             for batch in rx.iter() {
-                progress.tick(read_bytes.load(Relaxed), batch.len() as u64);
+                progress.tick(read_bytes.load(Relaxed), batch.lines.len() as u64);
+                let mut events = batch.events.iter();
                 for Line {
                     source,
                     line,
                     result,
-                } in &batch
+                } in &batch.lines
                 {
                     let (source, line) = (*source, *line);
                     let name = sources[source].0.name();
                     let counts = &mut counts[source];
                     counts.read();
                     match result {
-                        Ok(ev) => {
-                            counts.record(Outcome::Normalized);
-                            counts.saw_instant(ev.event_time_us);
-                            let outcome = on_event(ev)?;
-                            counts.record(outcome);
-                            if outcome == Outcome::Retired {
-                                on_reject(name, line, &retired_rejection())?;
+                        Ok(n) => {
+                            counts.record(Outcome::Accepted);
+                            for ev in events.by_ref().take(*n as usize) {
+                                counts.record(Outcome::Normalized);
+                                counts.saw_instant(ev.event_time_us);
+                                let outcome = on_event(ev)?;
+                                counts.record(outcome);
+                                if outcome == Outcome::Retired {
+                                    on_reject(name, line, &retired_rejection())?;
+                                }
                             }
                         }
                         Err(rej) => {

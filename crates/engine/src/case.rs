@@ -126,6 +126,8 @@ pub struct RegisterA {
 pub struct DispatchA {
     pub limit: u32,
     pub sign_limit_hours: u32,
+    /// An explicit deadline instant (an export's due-date column): replaces `limit`.
+    pub due: Option<i64>,
 }
 
 /// Per-event hotline counters that are not case facts.
@@ -206,6 +208,9 @@ pub struct Case {
     pub latest: i64,
     /// Its source (retention compares `latest` with this source's watermark).
     pub source: Sym,
+    /// The row version its facts are folded from (snapshot rows of an export; 0: unversioned).
+    /// An event of a higher version replaces the facts, one of a lower version is superseded.
+    pub version: u64,
 }
 
 impl Case {

@@ -138,6 +138,7 @@ fn case_pb(key: u128, c: &Case) -> pb::CaseState {
                 first_dispatch: pick_pb(&o.first_dispatch, |d, p| {
                     p.limit = d.limit;
                     p.sign_limit_hours = d.sign_limit_hours;
+                    p.due_us = d.due;
                 }),
                 last_dispatch: pick_pb(&o.last_dispatch, |d, p| p.dims = vec![d.0]),
                 last_close_us: o.last_close,
@@ -166,6 +167,7 @@ fn case_pb(key: u128, c: &Case) -> pb::CaseState {
         source: c.source.0,
         seen: c.seen.clone(),
         facts: Some(facts),
+        row_version: c.version,
     }
 }
 
@@ -492,6 +494,7 @@ impl EngineRestore {
                         Ok(DispatchA {
                             limit: p.limit,
                             sign_limit_hours: p.sign_limit_hours,
+                            due: p.due_us,
                         })
                     })?,
                     last_dispatch: self.pick(&o.last_dispatch, |p| match p.dims.as_slice() {
@@ -509,6 +512,7 @@ impl EngineRestore {
             seen: c.seen.clone(),
             latest: c.latest_us,
             source: self.sym(c.source)?,
+            version: c.row_version,
         })
     }
 

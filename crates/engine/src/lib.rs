@@ -63,6 +63,9 @@ pub enum Applied {
     /// A record of a case that retention has retired (rule 17): changes nothing; the harness
     /// sends it to the dead-letter output with reason `retired_case`.
     Retired,
+    /// An event of an export row older than the case's current row version: replaced by the
+    /// newer row's events, changes nothing (docs/mappings.md "Versions").
+    Superseded,
 }
 
 /// Counts of what the engine has seen.
@@ -76,6 +79,8 @@ pub struct EngineStats {
     pub retired_records: u64,
     /// Cases whose state retention released.
     pub retired_cases: u64,
+    /// Events of a row version older than their case's.
+    pub superseded: u64,
 }
 
 /// Rule 17's retention: how long finished cases are kept, and how long a retired case is still
@@ -496,9 +501,24 @@ impl Engine {
                 seen: Vec::new(),
                 latest: t,
                 source,
+                version: 0,
             })
         });
-        if let Some(&s) = case.seen.iter().find(|s| *s >> 16 == rid >> 16) {
+        // Snapshot rows: the events of the case's highest row version are its only records.
+        let replace = match ev.row_version.cmp(&case.version) {
+            std::cmp::Ordering::Less => {
+                self.stats.superseded += 1;
+                return Applied::Superseded;
+            }
+            std::cmp::Ordering::Equal => false,
+            std::cmp::Ordering::Greater => true,
+        };
+        if let Some(&s) = case
+            .seen
+            .iter()
+            .find(|s| *s >> 16 == rid >> 16)
+            .filter(|_| !replace)
+        {
             if s == seen_entry(rid, fp) {
                 self.stats.duplicates += 1;
                 return Applied::Duplicate;
@@ -529,6 +549,17 @@ impl Engine {
             subject: item,
             channel,
         };
+        if replace {
+            // A newer version of the row: what the older one said is retracted (the old
+            // contribution above leaves the store below), stages it no longer has included.
+            case.facts = if is_app {
+                Facts::Application(Application::default())
+            } else {
+                Facts::WorkOrder(WorkOrder::default())
+            };
+            case.seen.clear();
+            case.version = ev.row_version;
+        }
         let changed = match &mut case.facts {
             Facts::Application(a) if is_app => fold_application(a, ev, dims_app),
             Facts::WorkOrder(o) if !is_app => {
@@ -536,11 +567,13 @@ impl Engine {
             }
             _ => false,
         };
-        if !changed {
+        if !changed && !replace {
             self.stats.ignored += 1;
             return Applied::Ignored;
         }
-        case.seen.push(seen_entry(rid, fp));
+        if changed {
+            case.seen.push(seen_entry(rid, fp));
+        }
         case.latest = case.latest.max(t);
         self.new.clear();
         contribution(
@@ -953,6 +986,7 @@ fn fold_work_order(
                 DispatchA {
                     limit,
                     sign_limit_hours,
+                    due: ev.due_us,
                 },
             );
             take_latest(&mut o.last_dispatch, t, rid, dept);

@@ -1,14 +1,15 @@
 //! One accounting of every record, for every harness.
 //!
 //! Each record read gets outcomes, recorded here and nowhere else: normalization says
-//! [`Outcome::Normalized`] or [`Outcome::Rejected`]; a normalized record then becomes exactly
-//! one of [`Outcome::Event`], [`Outcome::Duplicate`], [`Outcome::Conflict`],
-//! [`Outcome::Ignored`], [`Outcome::Retired`] or [`Outcome::Undecodable`]. So, once every
-//! record has gone through:
+//! [`Outcome::Accepted`] or [`Outcome::Rejected`], and [`Outcome::Normalized`] once for each
+//! event an accepted record gives (one, or for a snapshot row of an export one per filled
+//! stage); each normalized event then becomes exactly one of [`Outcome::Event`],
+//! [`Outcome::Duplicate`], [`Outcome::Conflict`], [`Outcome::Ignored`], [`Outcome::Retired`],
+//! [`Outcome::Superseded`] or [`Outcome::Undecodable`]. So, once every record has gone through:
 //!
 //! ```text
-//! read       = normalized + rejected
-//! normalized = events + duplicates + conflicts + ignored + retired + undecodable
+//! read       = accepted + rejected
+//! normalized = events + duplicates + conflicts + ignored + retired + superseded + undecodable
 //! ```
 //!
 //! `normalize` and `replay` record both outcomes of a line at once; in `run` the normalize
@@ -26,7 +27,9 @@ use std::fmt::Write as _;
 /// What became of a record, at one step.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Normalization accepted it (every copy counts).
+    /// Normalization accepted the record (every copy counts).
+    Accepted,
+    /// One event of an accepted record (every copy counts).
     Normalized,
     /// Normalization refused it, for this reason (it goes to the dead-letter output).
     Rejected(Reason),
@@ -40,6 +43,8 @@ pub enum Outcome {
     Ignored,
     /// A record of a case that retention retired (rule 17): to the dead-letter output.
     Retired,
+    /// An event of an export row that a newer version of the row replaced.
+    Superseded,
     /// A normalized event that did not decode (`run` only: the normalized topic had a record
     /// no govstream wrote).
     Undecodable,
@@ -53,6 +58,7 @@ impl From<Applied> for Outcome {
             Applied::Conflict => Outcome::Conflict,
             Applied::Ignored => Outcome::Ignored,
             Applied::Retired => Outcome::Retired,
+            Applied::Superseded => Outcome::Superseded,
         }
     }
 }
@@ -74,6 +80,9 @@ pub struct SourceCounts {
     /// Records read: non-empty file lines, or messages consumed from the source's topic.
     pub read: u64,
     /// Records normalization accepted, every copy (`read − rejected`).
+    pub accepted: u64,
+    /// Events the accepted records gave, every copy (= `accepted`, except for snapshot rows
+    /// of an export, which give one event per filled stage).
     pub normalized: u64,
     /// First copies of their record id: written out, or folded into their case.
     pub events: u64,
@@ -85,6 +94,8 @@ pub struct SourceCounts {
     pub ignored: u64,
     /// Records of cases retention retired (`retired_case` in the dead-letter output).
     pub retired: u64,
+    /// Events of export rows that a newer version of the row replaced.
+    pub superseded: u64,
     /// Normalized events that did not decode (`run` only).
     pub undecodable: u64,
     /// Rejected records by reason code (every code present, zeros included).
@@ -98,12 +109,14 @@ impl Default for SourceCounts {
     fn default() -> SourceCounts {
         SourceCounts {
             read: 0,
+            accepted: 0,
             normalized: 0,
             events: 0,
             duplicates: 0,
             conflicts: 0,
             ignored: 0,
             retired: 0,
+            superseded: 0,
             undecodable: 0,
             rejected: Reason::ALL.iter().map(|r| (r.code(), 0)).collect(),
             watermark_us: None,
@@ -120,6 +133,7 @@ impl SourceCounts {
     /// One outcome of a record: the one place where outcomes are counted.
     pub fn record(&mut self, outcome: Outcome) {
         match outcome {
+            Outcome::Accepted => self.accepted += 1,
             Outcome::Normalized => self.normalized += 1,
             Outcome::Rejected(r) => *self.rejected.entry(r.code()).or_default() += 1,
             Outcome::Event => self.events += 1,
@@ -127,6 +141,7 @@ impl SourceCounts {
             Outcome::Conflict => self.conflicts += 1,
             Outcome::Ignored => self.ignored += 1,
             Outcome::Retired => self.retired += 1,
+            Outcome::Superseded => self.superseded += 1,
             Outcome::Undecodable => self.undecodable += 1,
         }
     }
@@ -147,6 +162,7 @@ impl SourceCounts {
             + self.conflicts
             + self.ignored
             + self.retired
+            + self.superseded
             + self.undecodable
     }
 
@@ -158,12 +174,14 @@ impl SourceCounts {
     /// Adds counts gathered apart (a stage's counts since its last report, another source's).
     pub fn add(&mut self, other: &SourceCounts) {
         self.read += other.read;
+        self.accepted += other.accepted;
         self.normalized += other.normalized;
         self.events += other.events;
         self.duplicates += other.duplicates;
         self.conflicts += other.conflicts;
         self.ignored += other.ignored;
         self.retired += other.retired;
+        self.superseded += other.superseded;
         self.undecodable += other.undecodable;
         for (k, v) in &other.rejected {
             *self.rejected.entry(k).or_default() += v;
@@ -253,6 +271,10 @@ impl Accounts {
                 total.retired,
                 "records of retired cases (retired_case, in the dead-letter output)",
             ),
+            (
+                total.superseded,
+                "events of export rows a newer version replaced (superseded)",
+            ),
             (total.undecodable, "normalized events that did not decode"),
         ] {
             if n > 0 {
@@ -276,11 +298,21 @@ mod tests {
             Outcome::Conflict,
             Outcome::Ignored,
             Outcome::Retired,
+            Outcome::Superseded,
             Outcome::Undecodable,
         ];
         for o in outcomes {
             let s = a.source("onenet");
             s.read();
+            s.record(Outcome::Accepted);
+            s.record(Outcome::Normalized);
+            s.record(o);
+        }
+        // A snapshot row of an export: one record, two events.
+        let s = a.source("nyc311");
+        s.read();
+        s.record(Outcome::Accepted);
+        for o in [Outcome::Event, Outcome::Superseded] {
             s.record(Outcome::Normalized);
             s.record(o);
         }
@@ -288,9 +320,10 @@ mod tests {
         s.read();
         s.record(Outcome::Rejected(Reason::BadTimestamp));
         let t = a.total();
-        assert_eq!(t.read, 7);
-        assert_eq!(t.read, t.normalized + t.rejected_total());
+        assert_eq!(t.read, 9);
+        assert_eq!(t.read, t.accepted + t.rejected_total());
         assert_eq!(t.normalized, t.settled());
+        assert_eq!((t.normalized, t.superseded), (9, 2));
         assert_eq!(t.rejected["bad_timestamp"], 1);
         assert_eq!(t.rejected.len(), Reason::ALL.len());
         let json: serde_json::Value = serde_json::from_str(&a.summary_json()).unwrap();

@@ -64,8 +64,9 @@ pub fn source_named(
     }
 }
 
-/// Compiles a configured source: its mapping file if given (which must define `name`), else
-/// the built-in preset of that name.
+/// Compiles a configured source of `run`: its mapping file if given (which must define
+/// `name`), else the built-in preset of that name. Its records are Kafka messages, so a CSV
+/// source must declare its columns (a message is one row, without the header).
 pub fn compile_source(
     name: &str,
     mapping: Option<&Path>,
@@ -80,6 +81,12 @@ pub fn compile_source(
             "mapping file {} defines source `{}`, not `{name}`",
             p.display(),
             c.name()
+        )));
+    }
+    if !c.has_columns() {
+        return Err(SetupError(format!(
+            "mapping file {}: source `{name}` is CSV without `format.columns`; from Kafka each message is one row without the header, so list the export's header in `format.columns`",
+            p.display()
         )));
     }
     Ok(c)

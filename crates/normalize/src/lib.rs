@@ -4,6 +4,7 @@
 //! Personal data (names, phone numbers, ID numbers, free text) never leaves this crate except as
 //! the keyed caller pseudonym.
 
+pub mod csv;
 mod dedupe;
 pub mod json;
 pub mod lineage;

@@ -23,14 +23,29 @@ pub struct SourceMapping {
     #[serde(default = "default_max_bytes")]
     pub max_record_bytes: usize,
     /// Offset of local-time formats (`+08:00` = Beijing time, the default).
-    #[serde(default = "default_offset")]
-    pub utc_offset: String,
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+    /// A named IANA zone for local-time formats, with its daylight saving time
+    /// (`America/New_York`); instead of `utc_offset`.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// `gb2260` (the default: 6- or 12-digit GB/T 2260 codes, kept as the 6-digit county) or
+    /// `own`: the source's own region codes (a borough, a community board), kept as written.
+    #[serde(default)]
+    pub regions: RegionCodes,
     /// Fields whose values, joined with `|`, form the record id (the dedupe key).
     pub record_id: Vec<String>,
     /// Field holding the case id.
     pub case_id: String,
-    /// Field holding the stage / action code; its values are the keys of `stages`.
-    pub stage_field: String,
+    /// Field holding the stage / action code; its values are the keys of `stages`. Without
+    /// it the records are **snapshot rows**: every stage rule whose time field is filled (and
+    /// whose `when` holds) gives one event, with the record id `<record id>#<stage key>`.
+    #[serde(default)]
+    pub stage_field: Option<String>,
+    /// Snapshot rows only: a version column. Of a case's rows, the one with the highest
+    /// version supersedes the others, whatever their order.
+    #[serde(default)]
+    pub version: Option<VersionSpec>,
     /// Fields every record must have (checked before the stage code).
     #[serde(default)]
     pub required: Vec<String>,
@@ -46,6 +61,24 @@ pub struct SourceMapping {
     /// Code tables: source code → canonical value.
     #[serde(default)]
     pub tables: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionCodes {
+    #[default]
+    Gb2260,
+    Own,
+}
+
+/// The version column of snapshot rows: a whole number, or (with `format`) a local time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    pub field: String,
+    /// A time format (as a stage's): the version is that instant. Without it, a whole number.
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -67,6 +100,20 @@ pub enum FormatSpec {
         separator: char,
         columns: Vec<String>,
     },
+    /// RFC 4180 CSV: quoted fields may hold separators, `""` quotes and line breaks. Field
+    /// names are column names of the header row (files: the first record of each file, bound
+    /// by name, so extra and reordered columns are fine), or the `columns` declared here (the
+    /// header of the export; needed for Kafka, where a message is one row without a header).
+    Csv {
+        #[serde(default = "default_comma")]
+        separator: char,
+        #[serde(default)]
+        columns: Option<Vec<String>>,
+    },
+}
+
+fn default_comma() -> char {
+    ','
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -98,6 +145,24 @@ pub struct StageRule {
     /// Canonical field → assignment.
     #[serde(default)]
     pub set: BTreeMap<String, Assign>,
+    /// Snapshot rows: the stage exists only when this holds (e.g. a status column).
+    #[serde(default)]
+    pub when: Option<When>,
+    /// Work orders: an explicit deadline instant (a due-date column), instead of a limit in
+    /// days. Blank: no explicit deadline.
+    #[serde(default)]
+    pub due: Option<TimeSpec>,
+}
+
+/// A condition on a field's code: exactly one of `in` and `not_in`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    pub field: String,
+    #[serde(default, rename = "in")]
+    pub is_in: Option<Vec<String>>,
+    #[serde(default)]
+    pub not_in: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +196,10 @@ pub struct Assign {
     /// Use a constant canonical value instead when another field has a given code.
     #[serde(default)]
     pub ignore_when: Option<IgnoreWhen>,
+    /// Canonical value for a code that is not in `table` (instead of rejecting the record as
+    /// `unknown_code`): for open-ended code lists such as a 311 complaint type.
+    #[serde(default)]
+    pub fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,9 +215,6 @@ fn default_encoding() -> String {
 }
 fn default_max_bytes() -> usize {
     1_048_576
-}
-fn default_offset() -> String {
-    "+08:00".to_owned()
 }
 
 /// The built-in presets, by name.

@@ -5,14 +5,25 @@
 //! unknown stage code → a field the stage needs → bad_timestamp → time_out_of_range → other
 //! unknown codes.
 
-use crate::mapping::{Assign, CaseKindName, FieldType, FormatSpec, SourceMapping};
+use crate::mapping::{Assign, CaseKindName, FieldType, FormatSpec, RegionCodes, SourceMapping};
 use crate::pseudonym::PseudonymKey;
 use crate::reject::{Reason, Rejection};
 use govstream_calendar::civil::{parse_rfc3339, Day, LocalPattern, Timestamp};
+use govstream_calendar::Zone;
 use govstream_proto::v1 as pb;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Where each referenced column is among `header`'s, and the header's width; `Err(name)`
+/// for the first referenced column the header lacks.
+fn project(referenced: &[String], header: &[String]) -> Result<(Vec<usize>, usize), String> {
+    let idx = referenced
+        .iter()
+        .map(|r| header.iter().position(|h| h == r).ok_or_else(|| r.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((idx, header.len()))
+}
 
 /// A mapping that cannot be used, with the reason in words.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +46,8 @@ pub const MAX_INSTANT_EXCLUSIVE: i64 = 4_102_416_000_000_000;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Target {
     Region,
+    /// `region` of a source with its own region codes (`regions = "own"`): text as written.
+    RegionText,
     Department,
     ServiceItem,
     Category,
@@ -103,6 +116,10 @@ impl Target {
         };
         match self {
             Target::Region => region6(v).map(|r| Canon::Text(r.to_owned())),
+            Target::RegionText => {
+                let t = v.trim();
+                (!t.is_empty() && t.len() <= 64).then(|| Canon::Text(t.to_owned()))
+            }
             Target::Department | Target::ServiceItem => Some(Canon::Text(v.to_owned())),
             Target::Category => en("CATEGORY_", v, |s| {
                 pb::Category::from_str_name(s).map(|e| e as i32)
@@ -149,6 +166,7 @@ impl Target {
     fn allowed(self) -> &'static str {
         match self {
             Target::Region => "a region code of 6 or 12 digits",
+            Target::RegionText => "a region code (text of at most 64 bytes)",
             Target::LimitDays | Target::LegalDays | Target::ExtraDays => {
                 "a whole number of days >= 0"
             }
@@ -207,6 +225,8 @@ enum Source {
         default: Option<Canon>,
         prefix: String,
         ignore_when: Option<(FieldId, String, Canon)>,
+        /// For a code not in `table`.
+        fallback: Option<Canon>,
     },
     Const(Canon),
 }
@@ -226,11 +246,33 @@ enum TimeFormat {
 
 #[derive(Clone, Debug)]
 struct CompiledStage {
+    /// The key of the rule in `stages` (snapshot rows: part of the derived record id).
+    key: String,
     stage: pb::Stage,
     time_field: FieldId,
     time_format: TimeFormat,
     required: Vec<FieldId>,
     assigns: Vec<CompiledAssign>,
+    /// Snapshot rows: (field, codes, whether the codes are the ones that allow the stage).
+    when: Option<(FieldId, Vec<String>, bool)>,
+    /// An explicit deadline instant.
+    due: Option<(FieldId, TimeFormat)>,
+}
+
+/// How the raw bytes of a record are split into fields.
+#[derive(Clone, Debug)]
+enum Format {
+    Json,
+    Delimited(char, usize),
+    /// RFC 4180. `referenced` are the column names the mapping uses (a field's
+    /// `Location::Column` indexes them); `bound` holds where each referenced column is in a
+    /// row and the row's field count — from a header (declared `columns`, or a file's first
+    /// record via [`CompiledSource::bind_header`]); `None` until one is known.
+    Csv {
+        separator: char,
+        referenced: Vec<String>,
+        bound: Option<(Vec<usize>, usize)>,
+    },
 }
 
 /// A source mapping ready to normalize records.
@@ -239,17 +281,22 @@ pub struct CompiledSource {
     name: String,
     case_kind: pb::CaseKind,
     encoding: &'static encoding_rs::Encoding,
-    delimited: Option<(char, usize)>,
+    format: Format,
     max_bytes: usize,
-    offset_s: i32,
+    zone: Zone,
     fields: Vec<FieldDef>,
     index: crate::json::FieldIndex,
     record_id: Vec<FieldId>,
     case_id: FieldId,
-    stage_field: FieldId,
+    /// `None`: snapshot rows (every stage with a filled time field is an event).
+    stage_field: Option<FieldId>,
+    /// Snapshot rows: the version column (`Some(format)`: a time; `None`: a number).
+    version: Option<(FieldId, Option<TimeFormat>)>,
     required: Vec<FieldId>,
     common: Vec<CompiledAssign>,
     stages: HashMap<String, CompiledStage>,
+    /// The stage rules in key order (snapshot rows emit their events in this order).
+    stage_list: Vec<CompiledStage>,
     stage_codes: String,
     key: Arc<PseudonymKey>,
 }
@@ -258,6 +305,8 @@ struct Compiler<'m> {
     m: &'m SourceMapping,
     fields: Vec<FieldDef>,
     index: crate::json::FieldIndex,
+    /// CSV: column names referenced so far.
+    csv_columns: Vec<String>,
 }
 
 impl Compiler<'_> {
@@ -288,6 +337,17 @@ impl Compiler<'_> {
                     .position(|c| c == name)
                     .ok_or_else(|| self.err(format!("field `{name}` is not one of the columns")))?,
             ),
+            FormatSpec::Csv { columns, .. } => {
+                if let Some(cols) = columns {
+                    if !cols.iter().any(|c| c == name) {
+                        return Err(
+                            self.err(format!("field `{name}` is not one of `format.columns`"))
+                        );
+                    }
+                }
+                self.csv_columns.push(name.to_owned());
+                Location::Column(self.csv_columns.len() - 1)
+            }
         };
         let ftype = self.m.fields.get(name).copied().unwrap_or_default();
         self.fields.push(FieldDef {
@@ -298,6 +358,17 @@ impl Compiler<'_> {
         Ok(self.fields.len() - 1)
     }
 
+    fn time_format(&self, what: &str, format: &str) -> Result<TimeFormat, MappingError> {
+        if format == "rfc3339" {
+            return Ok(TimeFormat::Rfc3339);
+        }
+        LocalPattern::new(format).map(TimeFormat::Local).ok_or_else(|| {
+            self.err(format!(
+                "{what}: time format `{format}` is neither `rfc3339` nor a pattern with yyyy, a month and a day (docs/mappings.md \"Time formats\")"
+            ))
+        })
+    }
+
     fn assign(&mut self, target_name: &str, a: &Assign) -> Result<CompiledAssign, MappingError> {
         let target = Target::parse(target_name).ok_or_else(|| {
             self.err(format!(
@@ -305,6 +376,10 @@ impl Compiler<'_> {
                 Target::ALL.map(|(n, _)| n).join(", ")
             ))
         })?;
+        let target = match (target, self.m.regions) {
+            (Target::Region, RegionCodes::Own) => Target::RegionText,
+            (t, _) => t,
+        };
         let canon = |c: &Compiler, what: &str, v: &str| {
             target.canonical(v).ok_or_else(|| {
                 c.err(format!(
@@ -327,6 +402,7 @@ impl Compiler<'_> {
                         if !matches!(
                             target,
                             Target::Region
+                                | Target::RegionText
                                 | Target::Department
                                 | Target::ServiceItem
                                 | Target::LimitDays
@@ -372,15 +448,26 @@ impl Compiler<'_> {
                     )),
                     None => None,
                 };
+                let fallback = match (&a.fallback, &table) {
+                    (None, _) => None,
+                    (Some(_), None) => {
+                        return Err(self.err(format!("`{target_name}`: `fallback` needs a `table`")))
+                    }
+                    (Some(f), Some(_)) => Some(canon(self, "fallback", f)?),
+                };
                 Source::Field {
                     field,
                     table,
                     default,
                     prefix: a.prefix.clone().unwrap_or_default(),
                     ignore_when,
+                    fallback,
                 }
             }
         };
+        if a.fallback.is_some() && a.field.is_none() {
+            return Err(self.err(format!("`{target_name}`: `fallback` needs a `field`")));
+        }
         Ok(CompiledAssign {
             target,
             target_name: target_name.to_owned(),
@@ -391,7 +478,7 @@ impl Compiler<'_> {
 
 impl CompiledSource {
     /// Validates and compiles a mapping. Every mistake in a mapping file is reported here, with
-    /// the source name and what is wrong, before any record is read.
+    /// the source name, the key and what is wrong, before any record is read.
     pub fn compile(
         m: &SourceMapping,
         key: Arc<PseudonymKey>,
@@ -400,6 +487,7 @@ impl CompiledSource {
             m,
             fields: Vec::new(),
             index: Default::default(),
+            csv_columns: Vec::new(),
         };
         if m.name.is_empty()
             || !m
@@ -411,17 +499,44 @@ impl CompiledSource {
         }
         let encoding = encoding_rs::Encoding::for_label(m.encoding.as_bytes())
             .ok_or_else(|| c.err(format!("unknown encoding `{}`", m.encoding)))?;
-        let offset_s = govstream_calendar::civil::parse_utc_offset(&m.utc_offset)
-            .ok_or_else(|| c.err(format!("utc_offset `{}` is not ±hh:mm", m.utc_offset)))?;
-        let delimited = match &m.format {
-            FormatSpec::Json => None,
-            FormatSpec::Delimited { separator, columns } => {
+        let zone = match (&m.utc_offset, &m.time_zone) {
+            (Some(_), Some(_)) => {
+                return Err(c.err("give `utc_offset` or `time_zone`, not both"));
+            }
+            (Some(o), None) => govstream_calendar::civil::parse_utc_offset(o)
+                .map(Zone::Fixed)
+                .ok_or_else(|| c.err(format!("utc_offset `{o}` is not ±hh:mm")))?,
+            (None, Some(z)) => Zone::parse(z).ok_or_else(|| {
+                c.err(format!(
+                    "time_zone `{z}` is not a zone of the IANA database (e.g. `America/New_York`, `Asia/Shanghai`) or ±hh:mm"
+                ))
+            })?,
+            (None, None) => Zone::Fixed(govstream_calendar::civil::BEIJING_OFFSET_S),
+        };
+        match &m.format {
+            FormatSpec::Json => {}
+            FormatSpec::Delimited { columns, .. } => {
                 if columns.is_empty() {
                     return Err(c.err("a delimited format needs `columns`"));
                 }
-                Some((*separator, columns.len()))
             }
-        };
+            FormatSpec::Csv { separator, columns } => {
+                if matches!(separator, '"' | '\r' | '\n') {
+                    return Err(c.err(
+                        "`format.separator` of a csv format cannot be a quote or a line break",
+                    ));
+                }
+                if let Some(cols) = columns {
+                    if let Some((_, d)) = cols
+                        .iter()
+                        .enumerate()
+                        .find(|(i, x)| cols[..*i].contains(x))
+                    {
+                        return Err(c.err(format!("`format.columns` names `{d}` twice")));
+                    }
+                }
+            }
+        }
         if m.record_id.is_empty() {
             return Err(c.err("`record_id` needs at least one field"));
         }
@@ -436,12 +551,36 @@ impl CompiledSource {
             .map(|f| c.field(f))
             .collect::<Result<Vec<_>, _>>()?;
         let case_id = c.field(&m.case_id)?;
-        let stage_field = c.field(&m.stage_field)?;
-        for id in record_id.iter().copied().chain([case_id, stage_field]) {
+        let stage_field = match &m.stage_field {
+            Some(f) => Some(c.field(f)?),
+            None => None,
+        };
+        for id in record_id
+            .iter()
+            .copied()
+            .chain([case_id])
+            .chain(stage_field)
+        {
             if !required.contains(&id) {
                 required.push(id);
             }
         }
+        let version = match (&m.version, stage_field) {
+            (None, _) => None,
+            (Some(_), Some(_)) => {
+                return Err(
+                    c.err("`version` is for snapshot rows: remove `stage_field` or `version`")
+                )
+            }
+            (Some(v), None) => {
+                let f = c.field(&v.field)?;
+                let fmt = match &v.format {
+                    Some(x) => Some(c.time_format("version", x)?),
+                    None => None,
+                };
+                Some((f, fmt))
+            }
+        };
         let mut common = Vec::new();
         for (t, a) in &m.common {
             common.push(c.assign(t, a)?);
@@ -451,7 +590,11 @@ impl CompiledSource {
             CaseKindName::WorkOrder => pb::CaseKind::WorkOrder,
             CaseKindName::Listing => pb::CaseKind::Listing,
         };
+        if kind == pb::CaseKind::Listing && stage_field.is_none() {
+            return Err(c.err("a `listing` source needs `stage_field`"));
+        }
         let mut stages = HashMap::new();
+        let mut stage_list = Vec::new();
         for (code, rule) in &m.stages {
             let stage = pb::Stage::from_str_name(&format!("STAGE_{}", rule.stage))
                 .filter(|s| *s != pb::Stage::Unspecified)
@@ -462,16 +605,7 @@ impl CompiledSource {
                     ))
                 })?;
             let time_field = c.field(&rule.time.field)?;
-            let time_format = if rule.time.format == "rfc3339" {
-                TimeFormat::Rfc3339
-            } else {
-                TimeFormat::Local(LocalPattern::new(&rule.time.format).ok_or_else(|| {
-                    c.err(format!(
-                        "stage `{code}`: time format `{}` is neither `rfc3339` nor a pattern with yyyy, MM and dd",
-                        rule.time.format
-                    ))
-                })?)
-            };
+            let time_format = c.time_format(&format!("stages.{code}.time"), &rule.time.format)?;
             let mut req = Vec::new();
             for f in &rule.required {
                 req.push(c.field(f)?);
@@ -483,39 +617,146 @@ impl CompiledSource {
             for (t, a) in &rule.set {
                 assigns.push(c.assign(t, a)?);
             }
-            stages.insert(
-                code.clone(),
-                CompiledStage {
-                    stage,
-                    time_field,
-                    time_format,
-                    required: req,
-                    assigns,
-                },
-            );
+            let when = match &rule.when {
+                None => None,
+                Some(_) if stage_field.is_some() => {
+                    return Err(c.err(format!(
+                        "stages.{code}.when is for snapshot rows (without `stage_field`)"
+                    )))
+                }
+                Some(w) => {
+                    let f = c.field(&w.field)?;
+                    match (&w.is_in, &w.not_in) {
+                        (Some(v), None) => Some((f, v.clone(), true)),
+                        (None, Some(v)) => Some((f, v.clone(), false)),
+                        _ => {
+                            return Err(c.err(format!(
+                                "stages.{code}.when needs exactly one of `in` and `not_in`"
+                            )))
+                        }
+                    }
+                }
+            };
+            let due = match &rule.due {
+                None => None,
+                Some(_) if kind != pb::CaseKind::WorkOrder => {
+                    return Err(c.err(format!(
+                        "stages.{code}.due: an explicit deadline is for work orders"
+                    )))
+                }
+                Some(d) => Some((
+                    c.field(&d.field)?,
+                    c.time_format(&format!("stages.{code}.due"), &d.format)?,
+                )),
+            };
+            let compiled = CompiledStage {
+                key: code.clone(),
+                stage,
+                time_field,
+                time_format,
+                required: req,
+                assigns,
+                when,
+                due,
+            };
+            stage_list.push(compiled.clone());
+            stages.insert(code.clone(), compiled);
         }
         if stages.is_empty() {
             return Err(c.err("`stages` is empty"));
         }
         let stage_codes = m.stages.keys().cloned().collect::<Vec<_>>().join(", ");
+        let format = match &m.format {
+            FormatSpec::Json => Format::Json,
+            FormatSpec::Delimited { separator, columns } => {
+                Format::Delimited(*separator, columns.len())
+            }
+            FormatSpec::Csv { separator, columns } => {
+                let bound =
+                    match columns {
+                        Some(cols) => Some(project(&c.csv_columns, cols).map_err(|missing| {
+                            c.err(format!("`format.columns` lacks `{missing}`"))
+                        })?),
+                        None => None,
+                    };
+                Format::Csv {
+                    separator: *separator,
+                    referenced: c.csv_columns,
+                    bound,
+                }
+            }
+        };
         Ok(CompiledSource {
             name: m.name.clone(),
             case_kind: kind,
             encoding,
-            delimited,
+            format,
             max_bytes: m.max_record_bytes,
-            offset_s,
+            zone,
             fields: c.fields,
             index: c.index,
             record_id,
             case_id,
             stage_field,
+            version,
             required,
             common,
             stages,
+            stage_list,
             stage_codes,
             key,
         })
+    }
+
+    /// Whether the records are CSV rows (files of such a source start with a header row,
+    /// which [`CompiledSource::bind_header`] reads).
+    pub fn is_csv(&self) -> bool {
+        matches!(self.format, Format::Csv { .. })
+    }
+
+    /// Whether rows can be read without a header: not CSV, or CSV with `format.columns`
+    /// declared (what a Kafka source needs: a message is one row).
+    pub fn has_columns(&self) -> bool {
+        match &self.format {
+            Format::Csv { bound, .. } => bound.is_some(),
+            _ => true,
+        }
+    }
+
+    /// This CSV source with its columns found by name in `header` (a file's first record, in
+    /// the source's encoding). Extra and reordered columns are fine; a column the mapping uses
+    /// that the header lacks is an error naming it.
+    pub fn bind_header(&self, header: &[u8]) -> Result<CompiledSource, MappingError> {
+        let err = |message: String| MappingError::Invalid {
+            source_name: self.name.clone(),
+            message,
+        };
+        let Format::Csv {
+            separator,
+            referenced,
+            ..
+        } = &self.format
+        else {
+            return Ok(self.clone());
+        };
+        let text = self
+            .decode(header)
+            .map_err(|r| err(format!("the header row: {}", r.detail)))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let names = crate::csv::split_row(text, *separator)
+            .map_err(|e| err(format!("the header row is not valid CSV: {e}")))?;
+        let names: Vec<String> = names.iter().map(|n| n.trim().to_owned()).collect();
+        let bound = project(referenced, &names).map_err(|missing| {
+            err(format!(
+                "the header row has no column `{missing}`, which the mapping uses (columns: {})",
+                names.join(", ")
+            ))
+        })?;
+        let mut bound_src = self.clone();
+        if let Format::Csv { bound: b, .. } = &mut bound_src.format {
+            *b = Some(bound);
+        }
+        Ok(bound_src)
     }
 
     /// The kind of records the source sends (`Listing`: a catalogue, not cases).
@@ -527,14 +768,24 @@ impl CompiledSource {
         &self.name
     }
 
-    /// Whether records of this source are delimited text (file mode: a trailing CR is dropped
-    /// there anyway; JSON tolerates it as whitespace).
-    pub fn is_delimited(&self) -> bool {
-        self.delimited.is_some()
+    /// Normalizes one raw record (a Kafka message value, or a file record without its
+    /// terminator) of a source with one event per record. A snapshot row (several events) gives
+    /// its first event here; use [`CompiledSource::normalize_into`] for all of them.
+    pub fn normalize(&self, bytes: &[u8]) -> Result<pb::CaseEvent, Rejection> {
+        let mut out = Vec::with_capacity(1);
+        self.normalize_into(bytes, &mut out)?;
+        out.into_iter()
+            .next()
+            .ok_or_else(|| Rejection::new(Reason::MissingField, "the record gave no event"))
     }
 
-    /// Normalizes one raw record (a Kafka message value, or a file line without its terminator).
-    pub fn normalize(&self, bytes: &[u8]) -> Result<pb::CaseEvent, Rejection> {
+    /// Normalizes one raw record into its events, appended to `out`: one for a source with a
+    /// stage field, one per filled stage for snapshot rows. A rejected record appends nothing.
+    pub fn normalize_into(
+        &self,
+        bytes: &[u8],
+        out: &mut Vec<pb::CaseEvent>,
+    ) -> Result<(), Rejection> {
         if bytes.len() > self.max_bytes {
             return Err(Rejection::new(
                 Reason::Oversize,
@@ -546,11 +797,11 @@ impl CompiledSource {
             ));
         }
         let text = self.decode(bytes)?;
-        match self.delimited {
-            None => {
+        match &self.format {
+            Format::Json => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 match crate::json::parse_fields(text, &self.index) {
-                    Ok(Some(slots)) => self.map(&Record::Json(&slots)),
+                    Ok(Some(slots)) => self.map(&Record::Json(&slots), out),
                     Ok(None) => Err(Rejection::new(
                         Reason::MalformedJson,
                         "JSON value is not an object",
@@ -561,7 +812,7 @@ impl CompiledSource {
                     )),
                 }
             }
-            Some((sep, n)) => {
+            &Format::Delimited(sep, n) => {
                 let line = text.strip_suffix('\r').unwrap_or(&text);
                 let cols: Vec<&str> = line.split(sep).collect();
                 if cols.len() != n {
@@ -573,7 +824,30 @@ impl CompiledSource {
                         ),
                     ));
                 }
-                self.map(&Record::Columns(&cols))
+                self.map(&Record::Columns(&cols), out)
+            }
+            Format::Csv {
+                separator, bound, ..
+            } => {
+                let Some((projection, width)) = bound else {
+                    return Err(Rejection::new(
+                        Reason::MissingField,
+                        "the CSV columns are unknown: no header row was read and the mapping declares no `format.columns`",
+                    ));
+                };
+                let row = text.strip_suffix('\n').unwrap_or(&text);
+                let row = row.strip_suffix('\r').unwrap_or(row);
+                let fields = crate::csv::split_row(row, *separator).map_err(|e| {
+                    Rejection::new(Reason::MissingField, format!("row is not valid CSV: {e}"))
+                })?;
+                if fields.len() != *width {
+                    return Err(Rejection::new(
+                        Reason::MissingField,
+                        format!("row has {} fields, the header has {width}", fields.len()),
+                    ));
+                }
+                let cols: Vec<&str> = projection.iter().map(|&i| fields[i].as_ref()).collect();
+                self.map(&Record::Columns(&cols), out)
             }
         }
     }
@@ -598,52 +872,159 @@ impl CompiledSource {
             .ok_or_else(bad)
     }
 
-    fn map(&self, r: &Record) -> Result<pb::CaseEvent, Rejection> {
+    fn map(&self, r: &Record, out: &mut Vec<pb::CaseEvent>) -> Result<(), Rejection> {
         for &f in &self.required {
             self.require(r, f)?;
         }
-        let code = self.code_of(r, self.stage_field).unwrap_or_default();
+        let Some(stage_field) = self.stage_field else {
+            let start = out.len();
+            return self.map_row(r, out).inspect_err(|_| out.truncate(start));
+        };
+        let code = self.code_of(r, stage_field).unwrap_or_default();
         let stage = self.stages.get(code.as_ref()).ok_or_else(|| {
             Rejection::new(
                 Reason::UnknownCode,
                 format!(
                     "`{}` is not a known stage code (known: {})",
-                    self.fields[self.stage_field].name, self.stage_codes
+                    self.fields[stage_field].name, self.stage_codes
                 ),
             )
         })?;
         for &f in &stage.required {
             self.require(r, f)?;
         }
-        let time_text = match r.get(&self.fields[stage.time_field]) {
-            Raw::Str(s) => s,
-            _ => "",
+        out.push(self.event(r, stage)?);
+        Ok(())
+    }
+
+    /// A snapshot row: one event per stage whose time field is filled and whose `when` holds,
+    /// with the record id `<record id>[@<version>]#<stage key>`.
+    fn map_row(&self, r: &Record, out: &mut Vec<pb::CaseEvent>) -> Result<(), Rejection> {
+        let version = match &self.version {
+            None => 0,
+            Some((f, fmt)) => self.version_of(r, *f, fmt.as_ref())?,
         };
-        let ts = match &stage.time_format {
-            TimeFormat::Rfc3339 => parse_rfc3339(time_text),
-            TimeFormat::Local(p) => p.parse(time_text, self.offset_s),
-        }
-        .ok_or_else(|| {
-            let expected = match &stage.time_format {
-                TimeFormat::Rfc3339 => "RFC 3339 with an offset".to_owned(),
-                TimeFormat::Local(p) => format!("exactly `{}`", p.as_str()),
+        let rid = self.record_id_of(r);
+        let before = out.len();
+        for stage in &self.stage_list {
+            if self.is_blank(r, stage.time_field) {
+                continue;
+            }
+            if let Some((f, codes, allow)) = &stage.when {
+                let code = self.code_of(r, *f).unwrap_or_default();
+                if codes.iter().any(|c| *c == code.trim()) != *allow {
+                    continue;
+                }
+            }
+            for &f in &stage.required {
+                self.require(r, f)?;
+            }
+            let mut ev = self.event(r, stage)?;
+            ev.record_id = if version > 0 {
+                format!("{rid}@{version}#{}", stage.key)
+            } else {
+                format!("{rid}#{}", stage.key)
             };
-            Rejection::new(
-                Reason::BadTimestamp,
-                format!("`{}` is not {expected}", self.fields[stage.time_field].name),
-            )
-        })?;
-        let Timestamp { instant, offset_s } = ts;
-        if !(MIN_INSTANT..MAX_INSTANT_EXCLUSIVE).contains(&instant) {
+            ev.row_version = version;
+            out.push(ev);
+        }
+        if out.len() == before {
+            let times: Vec<String> = self
+                .stage_list
+                .iter()
+                .map(|s| format!("`{}`", self.fields[s.time_field].name))
+                .collect();
             return Err(Rejection::new(
-                Reason::TimeOutOfRange,
+                Reason::MissingField,
                 format!(
-                    "`{}` is outside 2000-01-01T00:00+08:00 .. 2100-01-01T00:00+08:00 ({})",
-                    self.fields[stage.time_field].name,
-                    Day::of_instant(instant, offset_s).year()
+                    "the row has no stage: every time field is blank or excluded by its `when` ({})",
+                    times.join(", ")
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The row's version: a whole number ≥ 1, or an instant (microseconds); a blank version
+    /// is 1, the lowest (any versioned row supersedes it).
+    fn version_of(
+        &self,
+        r: &Record,
+        f: FieldId,
+        fmt: Option<&TimeFormat>,
+    ) -> Result<u64, Rejection> {
+        if self.is_blank(r, f) {
+            return Ok(1);
+        }
+        let name = &self.fields[f].name;
+        match fmt {
+            Some(fmt) => {
+                let ts = self.parse_time(r, f, fmt)?;
+                Ok(u64::try_from(ts.instant).unwrap_or(0).max(1))
+            }
+            None => {
+                let text = self.code_of(r, f).unwrap_or_default();
+                let t = text.trim();
+                t.parse::<u64>()
+                    .ok()
+                    .filter(|v| *v >= 1 && t.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| {
+                        Rejection::new(
+                            Reason::UnknownCode,
+                            format!("version `{name}` is not a whole number >= 1"),
+                        )
+                    })
+            }
+        }
+    }
+
+    fn is_blank(&self, r: &Record, f: FieldId) -> bool {
+        match r.get(&self.fields[f]) {
+            Raw::Absent | Raw::Null => true,
+            Raw::Str(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// A time field read in its format (local patterns in the source's zone), checked
+    /// against the accepted range.
+    fn parse_time(&self, r: &Record, f: FieldId, fmt: &TimeFormat) -> Result<Timestamp, Rejection> {
+        let name = &self.fields[f].name;
+        let text = match r.get(&self.fields[f]) {
+            Raw::Str(s) => s,
+            _ => "",
+        };
+        let ts = match fmt {
+            TimeFormat::Rfc3339 => parse_rfc3339(text),
+            TimeFormat::Local(p) => match &self.zone {
+                Zone::Fixed(off) => p.parse(text, *off),
+                zone => p.parse_local(text).and_then(|l| zone.local_to_instant(l)),
+            },
+        }
+        .ok_or_else(|| {
+            let expected = match fmt {
+                TimeFormat::Rfc3339 => "RFC 3339 with an offset".to_owned(),
+                TimeFormat::Local(p) if p.is_fixed_width() => format!("exactly `{}`", p.as_str()),
+                TimeFormat::Local(p) => format!("a time like `{}`", p.as_str()),
+            };
+            Rejection::new(Reason::BadTimestamp, format!("`{name}` is not {expected}"))
+        })?;
+        if !(MIN_INSTANT..MAX_INSTANT_EXCLUSIVE).contains(&ts.instant) {
+            return Err(Rejection::new(
+                Reason::TimeOutOfRange,
+                format!(
+                    "`{name}` is outside 2000-01-01T00:00+08:00 .. 2100-01-01T00:00+08:00 ({})",
+                    Day::of_instant(ts.instant, ts.offset_s).year()
+                ),
+            ));
+        }
+        Ok(ts)
+    }
+
+    /// The event of one stage of a record whose required fields are checked.
+    fn event(&self, r: &Record, stage: &CompiledStage) -> Result<pb::CaseEvent, Rejection> {
+        let Timestamp { instant, offset_s } =
+            self.parse_time(r, stage.time_field, &stage.time_format)?;
         let mut ev = pb::CaseEvent {
             source: self.name.clone(),
             record_id: self.record_id_of(r),
@@ -657,6 +1038,11 @@ impl CompiledSource {
             utc_offset_s: offset_s,
             ..Default::default()
         };
+        if let Some((f, fmt)) = &stage.due {
+            if !self.is_blank(r, *f) {
+                ev.due_us = Some(self.parse_time(r, *f, fmt)?.instant);
+            }
+        }
         for a in self.common.iter().chain(&stage.assigns) {
             self.apply(r, a, &mut ev)?;
         }
@@ -731,6 +1117,7 @@ impl CompiledSource {
                 default,
                 prefix,
                 ignore_when,
+                fallback,
             } => {
                 if let Some((other, equals, c)) = ignore_when {
                     if self.code_of(r, *other).as_deref() == Some(equals.as_str()) {
@@ -776,7 +1163,10 @@ impl CompiledSource {
                         _ => {
                             let text = self.code_of(r, *field).ok_or_else(bad)?;
                             match table {
-                                Some((_, rows)) => rows.get(text.as_ref()).cloned(),
+                                Some((_, rows)) => rows
+                                    .get(text.as_ref())
+                                    .cloned()
+                                    .or_else(|| fallback.clone()),
                                 None => a.target.canonical(&text),
                             }
                         }
@@ -805,7 +1195,7 @@ fn limit(ev: &mut pb::CaseEvent) -> &mut pb::Limit {
 
 fn set(ev: &mut pb::CaseEvent, t: Target, v: Canon) {
     match (t, v) {
-        (Target::Region, Canon::Text(s)) => ev.region = s,
+        (Target::Region | Target::RegionText, Canon::Text(s)) => ev.region = s,
         (Target::Department, Canon::Text(s)) => ev.department = s,
         (Target::ServiceItem, Canon::Text(s)) => ev.service_item = s,
         (Target::Category, Canon::Enum(e)) => ev.category = e,

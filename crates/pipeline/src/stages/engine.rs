@@ -245,7 +245,7 @@ impl Stage for EngineStage {
         }
         match applied {
             Applied::New => self.applied += u64::from(counted),
-            Applied::Duplicate | Applied::Conflict | Applied::Ignored => {}
+            Applied::Duplicate | Applied::Conflict | Applied::Ignored | Applied::Superseded => {}
             Applied::Retired => {
                 let origin = rec
                     .header(ORIGIN_HEADER)

@@ -36,6 +36,7 @@ pub struct NormalizeStage {
     counts: Vec<SourceCounts>,
     // Buffers reused from record to record.
     value: Vec<u8>,
+    events: Vec<pb::CaseEvent>,
     origin: String,
 }
 
@@ -63,6 +64,7 @@ impl NormalizeStage {
             dead_letter: cfg.topics.dead_letter.clone(),
             dlq_original_max_bytes: cfg.pipeline.dlq_original_max_bytes,
             value: Vec::new(),
+            events: Vec::new(),
             origin: String::new(),
         }
     }
@@ -108,49 +110,54 @@ impl Stage for NormalizeStage {
             (SOURCE_HEADER, src.name().as_bytes()),
             (ORIGIN_HEADER, self.origin.as_bytes()),
         ];
-        self.value.clear();
-        match src.normalize(rec.payload) {
-            Ok(ev) => {
-                ev.encode_raw(&mut self.value);
-                if ev.case_kind() == pb::CaseKind::Listing {
-                    let key = event_key(&ev);
-                    for p in 0..self.normalized_partitions {
+        self.events.clear();
+        match src.normalize_into(rec.payload, &mut self.events) {
+            Ok(()) => {
+                counts.record(Outcome::Accepted);
+                for ev in &self.events {
+                    self.value.clear();
+                    ev.encode_raw(&mut self.value);
+                    if ev.case_kind() == pb::CaseKind::Listing {
+                        let key = event_key(ev);
+                        for p in 0..self.normalized_partitions {
+                            out.send(OutRecord {
+                                topic: &self.normalized,
+                                partition: Some(p),
+                                key: &key,
+                                value: Some(&self.value),
+                                headers: &lineage,
+                            })?;
+                        }
+                        let partial = pb::Partial {
+                            source_partition: -1,
+                            key: None,
+                            value: Some(pb::partial::Value::Listing(ev.clone())),
+                        };
+                        self.value.clear();
+                        partial.encode_raw(&mut self.value);
+                        out.send(OutRecord {
+                            topic: &self.partials,
+                            partition: Some(0),
+                            key: &partial_key(&partial),
+                            value: Some(&self.value),
+                            headers: &[],
+                        })?;
+                    } else {
+                        // Listings do not move a source's watermark (rule 16).
+                        counts.saw_instant(ev.event_time_us);
                         out.send(OutRecord {
                             topic: &self.normalized,
-                            partition: Some(p),
-                            key: &key,
+                            partition: None,
+                            key: &event_key(ev),
                             value: Some(&self.value),
                             headers: &lineage,
                         })?;
                     }
-                    let partial = pb::Partial {
-                        source_partition: -1,
-                        key: None,
-                        value: Some(pb::partial::Value::Listing(ev)),
-                    };
-                    self.value.clear();
-                    partial.encode_raw(&mut self.value);
-                    out.send(OutRecord {
-                        topic: &self.partials,
-                        partition: Some(0),
-                        key: &partial_key(&partial),
-                        value: Some(&self.value),
-                        headers: &[],
-                    })?;
-                } else {
-                    // Listings do not move a source's watermark (rule 16).
-                    counts.saw_instant(ev.event_time_us);
-                    out.send(OutRecord {
-                        topic: &self.normalized,
-                        partition: None,
-                        key: &event_key(&ev),
-                        value: Some(&self.value),
-                        headers: &lineage,
-                    })?;
+                    counts.record(Outcome::Normalized);
                 }
-                counts.record(Outcome::Normalized);
             }
             Err(rej) => {
+                self.value.clear();
                 dead_letter(
                     &rej,
                     src.name(),
