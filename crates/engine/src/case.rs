@@ -127,8 +127,12 @@ pub struct DispatchA {
     pub limit: u32,
     pub sign_limit_hours: u32,
     /// An explicit deadline instant (an export's due-date column): replaces `limit`.
+    /// [`NO_DEADLINE`]: the export's due date is blank.
     pub due: Option<i64>,
 }
+
+/// `DispatchA::due` of an order whose export gives no due date: it has no deadline.
+pub const NO_DEADLINE: i64 = i64::MAX;
 
 /// Per-event hotline counters that are not case facts.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

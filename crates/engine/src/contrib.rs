@@ -262,13 +262,14 @@ pub fn work_order(o: &WorkOrder, cal: &Calendar, dims: Dims, region: &str, out: 
         }
     }
     let closed_at = o.closed_at();
-    let deadline = o.first_dispatch.as_ref().map(|d| match d.a.due {
+    let deadline = o.first_dispatch.as_ref().and_then(|d| match d.a.due {
+        Some(crate::case::NO_DEADLINE) => None,
         // An explicit due instant is the deadline; extensions move it by working days.
-        Some(due) if more.extra_days == 0 => due,
-        Some(due) => rc.deadline(due, more.extra_days.min(1_000_000), LimitUnit::WorkingDays),
+        Some(due) if more.extra_days == 0 => Some(due),
+        Some(due) => Some(rc.deadline(due, more.extra_days.min(1_000_000), LimitUnit::WorkingDays)),
         None => {
             let n = (d.a.limit as u64 + more.extra_days as u64).min(1_000_000) as u32;
-            rc.deadline(d.at, n, LimitUnit::WorkingDays)
+            Some(rc.deadline(d.at, n, LimitUnit::WorkingDays))
         }
     });
     if let Some(d) = &o.first_dispatch {

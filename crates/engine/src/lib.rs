@@ -986,7 +986,11 @@ fn fold_work_order(
                 DispatchA {
                     limit,
                     sign_limit_hours,
-                    due: ev.due_us,
+                    due: if ev.no_deadline {
+                        Some(case::NO_DEADLINE)
+                    } else {
+                        ev.due_us
+                    },
                 },
             );
             take_latest(&mut o.last_dispatch, t, rid, dept);

@@ -1039,7 +1039,9 @@ impl CompiledSource {
             ..Default::default()
         };
         if let Some((f, fmt)) = &stage.due {
-            if !self.is_blank(r, *f) {
+            if self.is_blank(r, *f) {
+                ev.no_deadline = true;
+            } else {
                 ev.due_us = Some(self.parse_time(r, *f, fmt)?.instant);
             }
         }
