@@ -1,6 +1,7 @@
 //! Working days, working time and deadlines (metrics.md "Time").
 
 use crate::civil::{Day, Instant, MICROS_PER_DAY};
+use crate::zone::Zone;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,25 +130,25 @@ pub type Deadline = Instant;
 
 /// Working-day table over the years a calendar covers, with prefix sums so that counting working
 /// days between two dates is O(1). Dates outside the table follow Monday–Friday.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RegionCalendar {
     first: i32,
     /// `cum[i]` = working days in `[first, first + i)`; one longer than the table.
     cum: Vec<u32>,
     /// The working days of the table, in order (for "N-th working day after").
     work_days: Vec<i32>,
-    offset_s: i32,
+    zone: Zone,
     fallbacks: Arc<AtomicU64>,
 }
 
 impl RegionCalendar {
-    fn build(rules: &DayRules, offset_s: i32, fallbacks: Arc<AtomicU64>) -> RegionCalendar {
+    fn build(rules: &DayRules, zone: Zone, fallbacks: Arc<AtomicU64>) -> RegionCalendar {
         let (Some(&lo), Some(&hi)) = (rules.years.first(), rules.years.last()) else {
             return RegionCalendar {
                 first: 0,
                 cum: vec![0],
                 work_days: Vec::new(),
-                offset_s,
+                zone,
                 fallbacks,
             };
         };
@@ -173,7 +174,7 @@ impl RegionCalendar {
             first,
             cum,
             work_days,
-            offset_s,
+            zone,
             fallbacks,
         }
     }
@@ -186,14 +187,14 @@ impl RegionCalendar {
         z >= self.first && z < self.end()
     }
 
-    /// The zone offset (seconds east of UTC) local dates are taken in.
-    pub fn offset_s(&self) -> i32 {
-        self.offset_s
+    /// The zone local dates are taken in.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
     }
 
     /// The local date of an instant.
     pub fn local_day(&self, t: Instant) -> Day {
-        Day::of_instant(t, self.offset_s)
+        self.zone.day_of(t)
     }
 
     /// Whether `d` is a working day. Dates outside the data follow Monday–Friday and are counted
@@ -237,20 +238,17 @@ impl RegionCalendar {
         if b < a {
             return -self.working_time(b, a);
         }
-        let off = self.offset_s as i64 * 1_000_000;
-        let (la, lb) = (a + off, b + off);
-        let (da, db) = (la.div_euclid(MICROS_PER_DAY), lb.div_euclid(MICROS_PER_DAY));
-        let (da, db) = (Day(da as i32), Day(db as i32));
+        let (da, db) = (self.zone.day_of(a), self.zone.day_of(b));
         if da == db {
-            return if self.is_working(da) { lb - la } else { 0 };
+            return if self.is_working(da) { b - a } else { 0 };
         }
         let mut t = 0;
         if self.is_working(da) {
-            t += (da.0 as i64 + 1) * MICROS_PER_DAY - la;
+            t += self.zone.day_start(da.succ()) - a;
         }
         t += self.working_days_between(da.succ(), db) * MICROS_PER_DAY;
         if self.is_working(db) {
-            t += lb - db.0 as i64 * MICROS_PER_DAY;
+            t += b - self.zone.day_start(db);
         }
         t
     }
@@ -303,7 +301,7 @@ impl RegionCalendar {
             LimitUnit::WorkingDays => self.nth_working_day_after(d, n),
             LimitUnit::NaturalDays => Day(d.0.saturating_add(n.min(1_000_000) as i32)),
         };
-        last.succ().start(self.offset_s)
+        self.zone.day_start(last.succ())
     }
 }
 
@@ -326,7 +324,7 @@ fn weekdays_between(a: i32, b: i32) -> i64 {
 }
 
 /// The national calendar plus regional overlays, in one fixed zone offset.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Calendar {
     national: RegionCalendar,
     /// Overlays, longest prefix first.
@@ -335,6 +333,8 @@ pub struct Calendar {
     /// The years with national data and the overlays (prefix, calendar name), for people.
     national_years: Vec<i32>,
     overlay_names: Vec<(String, String)>,
+    /// Sources with a calendar of their own (a mapping's `calendar`): source name → calendar.
+    sources: Vec<(String, Arc<Calendar>)>,
 }
 
 impl Calendar {
@@ -354,7 +354,7 @@ impl Calendar {
     pub fn from_files(
         national: &[CalendarFile],
         overlays: &[CalendarFile],
-        offset_s: i32,
+        zone: Zone,
     ) -> Result<Calendar, CalendarError> {
         let mut base = DayRules::default();
         for f in national {
@@ -369,7 +369,7 @@ impl Calendar {
             base.makeup.extend(r.makeup);
         }
         let fallbacks = Arc::new(AtomicU64::new(0));
-        let national_cal = RegionCalendar::build(&base, offset_s, fallbacks.clone());
+        let national_cal = RegionCalendar::build(&base, zone.clone(), fallbacks.clone());
         let mut regional = Vec::new();
         for f in overlays {
             let prefix = f
@@ -401,7 +401,7 @@ impl Calendar {
             }
             regional.push((
                 prefix,
-                RegionCalendar::build(&merged, offset_s, fallbacks.clone()),
+                RegionCalendar::build(&merged, zone.clone(), fallbacks.clone()),
             ));
         }
         regional.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
@@ -416,6 +416,7 @@ impl Calendar {
             fallbacks,
             national_years: base.years.iter().copied().collect(),
             overlay_names,
+            sources: Vec::new(),
         })
     }
 
@@ -430,7 +431,52 @@ impl Calendar {
             .iter()
             .map(|s| CalendarFile::parse(s))
             .collect::<Result<Vec<_>, _>>()?;
-        Calendar::from_files(&[n], &o, offset_s)
+        Calendar::from_files(&[n], &o, Zone::Fixed(offset_s))
+    }
+
+    /// Monday to Friday, no holidays: the plain calendar of a source outside China.
+    pub fn weekdays(zone: Zone) -> Calendar {
+        Calendar {
+            national: RegionCalendar::build(
+                &DayRules::default(),
+                zone,
+                Arc::new(AtomicU64::new(0)),
+            ),
+            overlays: Vec::new(),
+            fallbacks: Arc::new(AtomicU64::new(0)),
+            national_years: Vec::new(),
+            overlay_names: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// This calendar with `cal` for the cases of `source` (same zone expected: windows are the
+    /// deployment's).
+    pub fn with_source(mut self, source: &str, cal: Calendar) -> Calendar {
+        self.sources.retain(|(s, _)| s != source);
+        self.sources.push((source.to_owned(), Arc::new(cal)));
+        self
+    }
+
+    /// Whether some source has a calendar of its own.
+    pub fn has_source_calendars(&self) -> bool {
+        !self.sources.is_empty()
+    }
+
+    /// The calendar of `source`'s cases: its own, else this one.
+    pub fn for_source(&self, source: &str) -> &Calendar {
+        self.sources
+            .iter()
+            .find(|(s, _)| s == source)
+            .map_or(self, |(_, c)| c)
+    }
+
+    /// The sources with a calendar of their own, and what it is (for people).
+    pub fn source_calendars(&self) -> Vec<(String, Vec<i32>)> {
+        self.sources
+            .iter()
+            .map(|(s, c)| (s.clone(), c.national_years.clone()))
+            .collect()
     }
 
     /// The calendar that applies to cases of `region` (a 6-digit code; "" = national).
@@ -445,8 +491,9 @@ impl Calendar {
         &self.national
     }
 
-    pub fn offset_s(&self) -> i32 {
-        self.national.offset_s
+    /// The zone of local dates: windows (days, months) and working days.
+    pub fn zone(&self) -> &Zone {
+        &self.national.zone
     }
 
     /// What the calendar holds, said plainly: the years with national data (others fall back
@@ -604,7 +651,7 @@ mod tests {
                 CalendarFile::parse(extra).unwrap(),
             ],
             &[],
-            BEIJING_OFFSET_S,
+            Zone::Fixed(BEIJING_OFFSET_S),
         )
         .unwrap();
         assert!(!c.national().is_working(day("2027-01-01")));

@@ -13,7 +13,8 @@
 //!   the offset in force before the gap, i.e. moved forward by the gap's length
 //!   (`2020-03-08 02:30` in New York is 07:30Z = 03:30 EDT).
 
-use crate::civil::{local_at_offset, LocalDateTime, Timestamp, MICROS_PER_SECOND};
+use crate::civil::{local_at_offset, Day, Instant, LocalDateTime, Timestamp, MICROS_PER_SECOND};
+use std::sync::Arc;
 
 /// A fixed offset or a named IANA zone.
 #[derive(Clone, Debug)]
@@ -21,7 +22,7 @@ pub enum Zone {
     /// Seconds east of UTC.
     Fixed(i32),
     Named {
-        name: String,
+        name: Arc<str>,
         tz: jiff::tz::TimeZone,
     },
 }
@@ -47,10 +48,7 @@ impl Zone {
             return None;
         }
         let tz = jiff::tz::TimeZone::get(s).ok()?;
-        Some(Zone::Named {
-            name: s.to_owned(),
-            tz,
-        })
+        Some(Zone::Named { name: s.into(), tz })
     }
 
     /// The name as configured (`+08:00` or the IANA name).
@@ -61,7 +59,38 @@ impl Zone {
                 let a = off.unsigned_abs();
                 format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
             }
-            Zone::Named { name, .. } => name.clone(),
+            Zone::Named { name, .. } => name.to_string(),
+        }
+    }
+
+    /// The offset in force at `t`, seconds east of UTC.
+    pub fn offset_at(&self, t: Instant) -> i32 {
+        match self {
+            Zone::Fixed(off) => *off,
+            Zone::Named { tz, .. } => jiff::Timestamp::from_microsecond(t)
+                .map(|ts| tz.to_offset(ts).seconds())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The local date of `t`.
+    pub fn day_of(&self, t: Instant) -> Day {
+        Day::of_instant(t, self.offset_at(t))
+    }
+
+    /// The instant a local date begins (its first instant: midnight, or where a daylight-saving
+    /// change at midnight moves it).
+    pub fn day_start(&self, d: Day) -> Instant {
+        match self {
+            Zone::Fixed(off) => d.start(*off),
+            Zone::Named { .. } => {
+                let l = LocalDateTime {
+                    date: d.ymd(),
+                    hms: (0, 0, 0),
+                };
+                self.local_to_instant(l)
+                    .map_or_else(|| d.start(0), |t| t.instant)
+            }
         }
     }
 
@@ -145,6 +174,21 @@ mod tests {
             read(ny, p, "11/01/2020 02:00:00 AM").unwrap(),
             "2020-11-01T02:00:00-05:00"
         );
+    }
+
+    #[test]
+    fn days_of_a_zone_with_daylight_saving_time() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let d = Day::from_ymd(2020, 3, 8).unwrap();
+        // The day of the spring change is 23 hours long, the autumn one 25.
+        assert_eq!(ny.day_start(d.succ()) - ny.day_start(d), 23 * 3_600_000_000);
+        let n = Day::from_ymd(2020, 11, 1).unwrap();
+        assert_eq!(ny.day_start(n.succ()) - ny.day_start(n), 25 * 3_600_000_000);
+        assert_eq!(ny.day_of(ny.day_start(d)), d);
+        assert_eq!(ny.day_of(ny.day_start(d.succ()) - 1), d);
+        let bj = Zone::Fixed(28_800);
+        assert_eq!(bj.day_start(d), d.start(28_800));
+        assert_eq!(bj.day_of(d.start(28_800)), d);
     }
 
     #[test]

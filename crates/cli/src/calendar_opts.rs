@@ -19,6 +19,10 @@ pub struct CalendarOptions {
     /// UTC offset of local time (windows, working days), ±hh:mm.
     #[arg(long, default_value = "+08:00", value_name = "OFFSET")]
     pub utc_offset: String,
+    /// A named IANA time zone of local time instead of --utc-offset, with its daylight saving
+    /// time (e.g. America/New_York, for a deployment whose users live there).
+    #[arg(long, value_name = "ZONE", conflicts_with = "utc_offset")]
+    pub time_zone: Option<String>,
 }
 
 impl CalendarOptions {
@@ -26,7 +30,12 @@ impl CalendarOptions {
         Ok(govstream_harness::setup::calendar(
             &self.extra,
             &self.overlays,
-            &self.utc_offset,
+            self.zone_name(),
         )?)
+    }
+
+    /// `--time-zone`, else `--utc-offset`.
+    pub fn zone_name(&self) -> &str {
+        self.time_zone.as_deref().unwrap_or(&self.utc_offset)
     }
 }

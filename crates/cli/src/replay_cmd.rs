@@ -40,7 +40,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let sources = args.sources.compile()?;
-    let cal = args.calendar.load()?;
+    let cal = govstream_harness::setup::with_source_calendars(
+        args.calendar.load()?,
+        &sources.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+    )?;
     let mut engine = Engine::with_retention(cal.clone(), args.retention_days.map(Retention::days));
     if sources
         .iter()
@@ -131,7 +134,7 @@ pub fn run(args: Args) -> Result<()> {
         records,
         engine
             .watermark()
-            .map(|w| govstream_calendar::civil::format_rfc3339(w, cal.offset_s()))
+            .map(|w| govstream_calendar::civil::format_rfc3339(w, cal.zone().offset_at(w)))
             .unwrap_or_else(|| "none".to_owned()),
     );
     if cal.fallback_lookups() > 0 {

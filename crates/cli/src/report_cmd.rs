@@ -76,7 +76,7 @@ pub fn run(a: Args) -> Result<()> {
     f.calendar = govstream_report::CalendarNote {
         national_years,
         overlays,
-        utc_offset: a.calendar.utc_offset.clone(),
+        utc_offset: a.calendar.zone_name().to_owned(),
     };
     let text = if a.format == "json" {
         let mut s = serde_json::to_string_pretty(&f)?;

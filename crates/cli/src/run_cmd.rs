@@ -64,7 +64,7 @@ pub fn run(a: Args) -> Result<()> {
         setup::calendar(
             &cfg.calendar.extra,
             &cfg.calendar.overlays,
-            &cfg.calendar.utc_offset,
+            cfg.calendar.zone_name(),
         )?;
         govstream_pipeline::kafka::check_clients(&cfg)?;
         println!("# effective configuration (defaults filled in, secrets masked)");

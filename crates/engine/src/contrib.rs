@@ -50,7 +50,7 @@ pub enum Item {
 /// The last local day `d` whose end is strictly before `t` (i.e. `start(d + 1) < t`).
 fn last_day_ending_before(cal: &RegionCalendar, t: i64) -> i32 {
     let d = cal.local_day(t);
-    if d.start(cal.offset_s()) == t {
+    if cal.zone().day_start(d) == t {
         d.0 - 2
     } else {
         d.0 - 1

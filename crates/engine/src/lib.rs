@@ -364,6 +364,10 @@ impl Engine {
         let t = ev.event_time_us;
         let key = case_key(&ev.source, &ev.case_id);
         let mut source = Sym::EMPTY;
+        if self.cal.has_source_calendars() {
+            // Its calendar is chosen by its source.
+            source = self.interner.intern(&ev.source);
+        }
         if let Some(r) = self.retention {
             source = self.interner.intern(&ev.source);
             match self.case_status(key, source, r) {
@@ -426,7 +430,7 @@ impl Engine {
             contribution(
                 &case.facts,
                 &Rules {
-                    cal: &self.cal,
+                    cal: cal_of(&self.cal, &self.interner, case.source),
                     interner: &self.interner,
                     catalogue: &self.catalogue,
                     sym_12345: self.sym_12345,
@@ -454,7 +458,7 @@ impl Engine {
             contribution(
                 &case.facts,
                 &Rules {
-                    cal: &self.cal,
+                    cal: cal_of(&self.cal, &self.interner, case.source),
                     interner: &self.interner,
                     catalogue: &self.catalogue,
                     sym_12345: self.sym_12345,
@@ -530,7 +534,7 @@ impl Engine {
         contribution(
             &case.facts,
             &Rules {
-                cal: &self.cal,
+                cal: cal_of(&self.cal, &self.interner, case.source),
                 interner: &self.interner,
                 catalogue: &self.catalogue,
                 sym_12345: self.sym_12345,
@@ -579,7 +583,7 @@ impl Engine {
         contribution(
             &case.facts,
             &Rules {
-                cal: &self.cal,
+                cal: cal_of(&self.cal, &self.interner, case.source),
                 interner: &self.interner,
                 catalogue: &self.catalogue,
                 sym_12345: self.sym_12345,
@@ -701,8 +705,7 @@ impl Engine {
 
     /// The local day of the watermark.
     pub fn watermark_day(&self) -> Option<i32> {
-        self.watermark
-            .map(|w| govstream_calendar::civil::Day::of_instant(w, self.cal.offset_s()).0)
+        self.watermark.map(|w| self.cal.zone().day_of(w).0)
     }
 
     /// Moves the DAY cells and overdue steps of days before `before` out of memory, each list
@@ -759,7 +762,7 @@ impl Engine {
                 &self.catalogue,
                 &self.interner,
                 self.watermark,
-                self.cal.offset_s(),
+                self.cal.zone(),
                 None,
                 part.granularity,
                 emit,
@@ -769,7 +772,7 @@ impl Engine {
             &self.store,
             &self.interner,
             self.watermark,
-            self.cal.offset_s(),
+            self.cal.zone(),
             None,
             &mut output::NoSpill,
             part,
@@ -806,7 +809,7 @@ impl Engine {
             &self.store,
             &self.interner,
             self.watermark,
-            self.cal.offset_s(),
+            self.cal.zone(),
             None,
             &mut back,
             &mut emit,
@@ -816,7 +819,7 @@ impl Engine {
                 &self.catalogue,
                 &self.interner,
                 self.watermark,
-                self.cal.offset_s(),
+                self.cal.zone(),
                 None,
                 gran,
                 &mut emit,
@@ -853,6 +856,15 @@ fn cancel_common(old: &mut Vec<Item>, new: &mut Vec<Item>) {
         } else {
             i += 1;
         }
+    }
+}
+
+/// The calendar of a case of `source`: the source's own, if its mapping names one.
+fn cal_of<'a>(cal: &'a Calendar, interner: &Interner, source: Sym) -> &'a Calendar {
+    if cal.has_source_calendars() {
+        cal.for_source(interner.get(source))
+    } else {
+        cal
     }
 }
 

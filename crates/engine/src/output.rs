@@ -9,6 +9,7 @@ use crate::intern::Interner;
 use crate::schema::{Family, Row, COUNTERS};
 use crate::store::{Cell, Store};
 use govstream_calendar::civil::{Day, MICROS_PER_DAY};
+use govstream_calendar::Zone;
 use govstream_proto::v1 as pb;
 use std::collections::BTreeMap;
 
@@ -45,19 +46,13 @@ pub fn render(
     store: &Store,
     interner: &Interner,
     watermark: Option<i64>,
-    offset_s: i32,
+    zone: &Zone,
     only: Option<&Only>,
 ) -> Vec<pb::AggregateRecord> {
     let mut out = Vec::new();
-    render_each(
-        store,
-        interner,
-        watermark,
-        offset_s,
-        only,
-        &mut NoSpill,
-        |r| out.push(r.to_pb()),
-    );
+    render_each(store, interner, watermark, zone, only, &mut NoSpill, |r| {
+        out.push(r.to_pb())
+    });
     out
 }
 
@@ -234,7 +229,7 @@ pub fn render_each(
     store: &Store,
     interner: &Interner,
     watermark: Option<i64>,
-    offset_s: i32,
+    zone: &Zone,
     only: Option<&Only>,
     spilled: &mut dyn SpillSource,
     mut emit: impl FnMut(&Row),
@@ -247,7 +242,7 @@ pub fn render_each(
                 granularity: gran,
             };
             render_part(
-                store, interner, watermark, offset_s, only, spilled, part, &mut emit,
+                store, interner, watermark, zone, only, spilled, part, &mut emit,
             );
         }
     }
@@ -303,7 +298,7 @@ pub fn render_items(
     catalogue: &Catalogue,
     interner: &Interner,
     watermark: Option<i64>,
-    offset_s: i32,
+    zone: &Zone,
     only: Option<&Only>,
     granularity: pb::Granularity,
     mut emit: impl FnMut(&Row),
@@ -311,8 +306,8 @@ pub fn render_items(
     let (Some(wm), Some(earliest)) = (watermark, catalogue.earliest()) else {
         return;
     };
-    let wm_day = Day::of_instant(wm, offset_s).0;
-    let first_day = Day::of_instant(earliest, offset_s).0;
+    let wm_day = zone.day_of(wm).0;
+    let first_day = zone.day_of(earliest).0;
     if first_day > wm_day {
         return;
     }
@@ -325,8 +320,8 @@ pub fn render_items(
                 continue;
             }
             // The first day whose end is at or after the listing's instant.
-            let d = Day::of_instant(l.at, offset_s);
-            let day = if d.start(offset_s) == l.at {
+            let d = zone.day_of(l.at);
+            let day = if zone.day_start(d) == l.at {
                 d.0 - 1
             } else {
                 d.0
@@ -422,7 +417,7 @@ pub fn render_part(
     store: &Store,
     interner: &Interner,
     watermark: Option<i64>,
-    offset_s: i32,
+    zone: &Zone,
     only: Option<&Only>,
     spilled: &mut dyn SpillSource,
     part: RecordPart,
@@ -436,7 +431,7 @@ pub fn render_part(
         // The store holds no `item` cells: see `render_items`.
         return;
     }
-    let wm_day = Day::of_instant(wm, offset_s).0;
+    let wm_day = zone.day_of(wm).0;
     let wanted = |fam: Family, dims: &Dims| only.is_none_or(|o| o.contains_key(&(fam, *dims)));
     // Every key is visited from its first day (the overdue counts and the month sums need the
     // days before); it is rendered from `rendered_from` on.

@@ -985,7 +985,7 @@ fn partitioned_engines_and_totals_equal_one_engine() {
     for e in &mut engines {
         e.track_changes();
     }
-    let mut totals = Totals::new(cal.offset_s());
+    let mut totals = Totals::new(cal.zone().clone());
     let mut topic: BTreeMap<Vec<u8>, pb::AggregateRecord> = BTreeMap::new();
     let mut all_partials = Vec::new();
     let publish = |totals: &mut Totals, topic: &mut BTreeMap<Vec<u8>, pb::AggregateRecord>| {
@@ -1028,7 +1028,7 @@ fn partitioned_engines_and_totals_equal_one_engine() {
     expected.sort_by_key(canonical_json);
     assert_eq!(in_topic, expected);
     // A rebuilt totals stage (replaying every partial ever published) agrees.
-    let mut rebuilt = Totals::new(cal.offset_s());
+    let mut rebuilt = Totals::new(cal.zone().clone());
     for p in &all_partials {
         rebuilt.apply(p).unwrap();
     }

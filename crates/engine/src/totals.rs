@@ -10,6 +10,7 @@ use crate::output::{month_key, render, render_items, Only, MIN_DAY};
 use crate::schema::{self, Family, COUNTERS};
 use crate::store::{add_steps, Cell, Store};
 use govstream_calendar::civil::Day;
+use govstream_calendar::Zone;
 use govstream_proto::v1 as pb;
 use prost::Message;
 use std::collections::BTreeMap;
@@ -81,7 +82,7 @@ fn covers(from: i32, (month, day): Slot) -> bool {
 /// Sum of all engine partitions' partials, and what was last published.
 pub struct Totals {
     interner: Interner,
-    offset_s: i32,
+    zone: Zone,
     sum: Store,
     cells: FastMap<(i32, Family, i32, Dims), Cell>,
     steps: FastMap<(i32, Family, Dims), BTreeMap<i32, i64>>,
@@ -104,10 +105,10 @@ fn fingerprint(r: &pb::AggregateRecord) -> u64 {
 const STALE: u64 = 0;
 
 impl Totals {
-    pub fn new(offset_s: i32) -> Totals {
+    pub fn new(zone: Zone) -> Totals {
         Totals {
             interner: Interner::default(),
-            offset_s,
+            zone,
             sum: Store::default(),
             cells: FastMap::default(),
             steps: FastMap::default(),
@@ -166,8 +167,8 @@ impl Totals {
             return Ok(());
         }
         // The item's versions: the in-force one changes from this listing's day on.
-        let d = Day::of_instant(ev.event_time_us, self.offset_s);
-        let from = if d.start(self.offset_s) == ev.event_time_us {
+        let d = self.zone.day_of(ev.event_time_us);
+        let from = if self.zone.day_start(d) == ev.event_time_us {
             d.0 - 1
         } else {
             d.0
@@ -365,7 +366,7 @@ impl Totals {
         let Some(wm) = self.watermark() else {
             return Vec::new();
         };
-        let wm_day = Day::of_instant(wm, self.offset_s).0;
+        let wm_day = self.zone.day_of(wm).0;
         if self.published_wm_day != Some(wm_day) {
             let from = match self.published_wm_day {
                 Some(prev) => prev.min(wm_day).saturating_add(1),
@@ -389,7 +390,7 @@ impl Totals {
             &self.sum,
             &self.interner,
             Some(wm),
-            self.offset_s,
+            &self.zone,
             Some(&dirty),
         );
         for gran in [pb::Granularity::Day, pb::Granularity::Month] {
@@ -397,7 +398,7 @@ impl Totals {
                 &self.catalogue,
                 &self.interner,
                 Some(wm),
-                self.offset_s,
+                &self.zone,
                 Some(&dirty),
                 gran,
                 |r| records.push(r.to_pb()),
@@ -483,7 +484,7 @@ impl Totals {
         let Some(wm) = self.watermark() else {
             return Vec::new();
         };
-        let wm_day = Day::of_instant(wm, self.offset_s).0;
+        let wm_day = self.zone.day_of(wm).0;
         let mut out = Vec::new();
         for ((fam, dims), steps) in &self.sum.overdue {
             let v: i64 = steps.range(..=wm_day).map(|(_, d)| d).sum();
@@ -501,7 +502,7 @@ impl Totals {
         let Some(wm) = self.watermark() else {
             return Vec::new();
         };
-        let end = Day(Day::of_instant(wm, self.offset_s).0 + 1).start(self.offset_s);
+        let end = self.zone.day_start(Day(self.zone.day_of(wm).0 + 1));
         let mut out: Vec<_> = self
             .catalogue
             .snapshot_at(end)
@@ -514,8 +515,7 @@ impl Totals {
 
     /// The local day of the watermark.
     pub fn watermark_day(&self) -> Option<i32> {
-        self.watermark()
-            .map(|w| Day::of_instant(w, self.offset_s).0)
+        self.watermark().map(|w| self.zone.day_of(w).0)
     }
 
     /// All current records, in canonical order.
@@ -524,7 +524,7 @@ impl Totals {
             &self.sum,
             &self.interner,
             self.watermark(),
-            self.offset_s,
+            &self.zone,
             None,
         );
         for gran in [pb::Granularity::Day, pb::Granularity::Month] {
@@ -532,7 +532,7 @@ impl Totals {
                 &self.catalogue,
                 &self.interner,
                 self.watermark(),
-                self.offset_s,
+                &self.zone,
                 None,
                 gran,
                 |r| records.push(r.to_pb()),
@@ -549,7 +549,7 @@ mod tests {
     #[test]
     fn cells_of_family_item_are_refused() {
         // Found by the fuzzer: an `item` cell made `family_totals` index past its two families.
-        let mut t = Totals::new(8 * 3600);
+        let mut t = Totals::new(Zone::Fixed(8 * 3600));
         let p = pb::Partial {
             source_partition: 0,
             key: Some(pb::PartialKey {
@@ -618,7 +618,7 @@ mod tests {
     /// They are refused now, and the totals stay as they were.
     #[test]
     fn out_of_range_partials_are_refused() {
-        let mut t = Totals::new(8 * 3600);
+        let mut t = Totals::new(Zone::Fixed(8 * 3600));
         // A far-future watermark: the local day of it overflowed.
         assert_eq!(
             t.apply(&watermark(i64::MAX)),
@@ -672,7 +672,7 @@ mod tests {
     /// totals hold one, as a tombstone when they do not.
     #[test]
     fn stale_keys_are_published_again() {
-        let mut t = Totals::new(8 * 3600);
+        let mut t = Totals::new(Zone::Fixed(8 * 3600));
         t.apply(&cell(0, DAY_2020, 3)).unwrap();
         t.apply(&watermark(WM_2020)).unwrap();
         let first = t.take_updates();
@@ -681,7 +681,7 @@ mod tests {
         };
         let key = r.key.clone().unwrap();
         // Published and mirrored: nothing to do.
-        let mut again = Totals::new(8 * 3600);
+        let mut again = Totals::new(Zone::Fixed(8 * 3600));
         again.restore_published(&r);
         again.apply(&cell(0, DAY_2020, 3)).unwrap();
         again.apply(&watermark(WM_2020)).unwrap();
@@ -690,13 +690,13 @@ mod tests {
             .iter()
             .any(|u| matches!(u, Update::Upsert(x) if x.key == r.key)));
         // Stale: the same value is published again.
-        let mut again = Totals::new(8 * 3600);
+        let mut again = Totals::new(Zone::Fixed(8 * 3600));
         again.restore_stale(&key);
         again.apply(&cell(0, DAY_2020, 3)).unwrap();
         again.apply(&watermark(WM_2020)).unwrap();
         assert!(again.take_updates().contains(&Update::Upsert(r.clone())));
         // Stale and gone: a tombstone.
-        let mut gone = Totals::new(8 * 3600);
+        let mut gone = Totals::new(Zone::Fixed(8 * 3600));
         gone.restore_stale(&key);
         gone.apply(&cell(0, DAY_2020 - 1, 3)).unwrap();
         gone.apply(&watermark(WM_2020)).unwrap();

@@ -42,7 +42,9 @@ pub fn pseudonym_key(file: Option<&Path>) -> Result<Arc<PseudonymKey>, SetupErro
 pub fn load_mapping(path: &Path, key: Arc<PseudonymKey>) -> Result<CompiledSource, SetupError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SetupError(format!("reading mapping file {}: {e}", path.display())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
     govstream_normalize::from_mapping_file(&text, key)
+        .map(|c| c.with_calendar_dir(dir))
         .map_err(|e| SetupError(format!("mapping file {}: {e}", path.display())))
 }
 
@@ -105,13 +107,18 @@ fn read_calendar(p: &PathBuf) -> Result<CalendarFile, SetupError> {
         .map_err(|e| SetupError(format!("calendar file {}: {e}", p.display())))
 }
 
-/// The bundled calendars plus an operator's extra national files and overlays.
+/// The bundled calendars plus an operator's extra national files and overlays, in `zone`
+/// (`±hh:mm` or an IANA name): the zone of windows and working days.
 pub fn calendar(
     extra: &[PathBuf],
     overlays: &[PathBuf],
-    utc_offset: &str,
+    zone: &str,
 ) -> Result<Arc<Calendar>, SetupError> {
-    let offset = parse_offset(utc_offset)?;
+    let zone = govstream_calendar::Zone::parse(zone).ok_or_else(|| {
+        SetupError(format!(
+            "time zone `{zone}` is neither ±hh:mm nor a zone of the IANA database (e.g. `Asia/Shanghai`, `America/New_York`)"
+        ))
+    })?;
     let bundled =
         |s: &str| CalendarFile::parse(s).map_err(|e| SetupError(format!("bundled calendar: {e}")));
     let mut national = vec![bundled(govstream_calendar::BUNDLED_NATIONAL)?];
@@ -122,7 +129,42 @@ pub fn calendar(
     for p in overlays {
         ov.push(read_calendar(p)?);
     }
-    Calendar::from_files(&national, &ov, offset)
+    Calendar::from_files(&national, &ov, zone)
         .map(Arc::new)
         .map_err(|e| SetupError(e.to_string()))
+}
+
+/// `cal` with the calendars of the sources whose mapping names one (`weekdays`, or a file),
+/// in the same zone.
+pub fn with_source_calendars(
+    cal: Arc<Calendar>,
+    sources: &[&CompiledSource],
+) -> Result<Arc<Calendar>, SetupError> {
+    use govstream_normalize::CalendarChoice;
+    if sources
+        .iter()
+        .all(|s| *s.calendar() == CalendarChoice::National)
+    {
+        return Ok(cal);
+    }
+    let zone = cal.zone().clone();
+    let mut out = Arc::unwrap_or_clone(cal);
+    for s in sources {
+        let own = match s.calendar() {
+            CalendarChoice::National => continue,
+            CalendarChoice::Weekdays => Calendar::weekdays(zone.clone()),
+            CalendarChoice::File(p) => {
+                Calendar::from_files(&[read_calendar(&p.to_path_buf())?], &[], zone.clone())
+                    .map_err(|e| {
+                        SetupError(format!(
+                            "source `{}`: calendar {}: {e}",
+                            s.name(),
+                            p.display()
+                        ))
+                    })?
+            }
+        };
+        out = out.with_source(s.name(), own);
+    }
+    Ok(Arc::new(out))
 }

@@ -20,7 +20,9 @@ pub use govstream_proto::v1::CaseEvent;
 pub use mapping::SourceMapping;
 pub use pseudonym::{normalize_phone, PseudonymKey};
 pub use reject::{Reason, Rejection};
-pub use source::{CompiledSource, MappingError, MAX_INSTANT_EXCLUSIVE, MIN_INSTANT};
+pub use source::{
+    CalendarChoice, CompiledSource, MappingError, MAX_INSTANT_EXCLUSIVE, MIN_INSTANT,
+};
 
 use std::sync::Arc;
 

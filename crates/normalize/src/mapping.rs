@@ -33,6 +33,12 @@ pub struct SourceMapping {
     /// `own`: the source's own region codes (a borough, a community board), kept as written.
     #[serde(default)]
     pub regions: RegionCodes,
+    /// The working-day calendar of this source's cases: `national` (the default: the
+    /// deployment's calendar with its overlays), `weekdays` (Monday to Friday, no holidays), or
+    /// the path of a calendar file in the format of `data/calendar/cn.json` (relative to the
+    /// mapping file).
+    #[serde(default)]
+    pub calendar: Option<String>,
     /// Fields whose values, joined with `|`, form the record id (the dedupe key).
     pub record_id: Vec<String>,
     /// Field holding the case id.

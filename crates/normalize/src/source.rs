@@ -299,6 +299,18 @@ pub struct CompiledSource {
     stage_list: Vec<CompiledStage>,
     stage_codes: String,
     key: Arc<PseudonymKey>,
+    calendar: CalendarChoice,
+}
+
+/// A source's working-day calendar (the mapping's `calendar`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CalendarChoice {
+    /// The deployment's calendar.
+    National,
+    /// Monday to Friday, no holidays.
+    Weekdays,
+    /// An operator's calendar file (as written in the mapping: relative to its file).
+    File(std::path::PathBuf),
 }
 
 struct Compiler<'m> {
@@ -666,6 +678,16 @@ impl CompiledSource {
             return Err(c.err("`stages` is empty"));
         }
         let stage_codes = m.stages.keys().cloned().collect::<Vec<_>>().join(", ");
+        let calendar = match m.calendar.as_deref() {
+            None | Some("national") => CalendarChoice::National,
+            Some("weekdays") => CalendarChoice::Weekdays,
+            Some(f) if f.ends_with(".json") => CalendarChoice::File(f.into()),
+            Some(other) => {
+                return Err(c.err(format!(
+                    "calendar `{other}` is not `national`, `weekdays` or the path of a calendar file ending in .json"
+                )))
+            }
+        };
         let format = match &m.format {
             FormatSpec::Json => Format::Json,
             FormatSpec::Delimited { separator, columns } => {
@@ -705,7 +727,23 @@ impl CompiledSource {
             stage_list,
             stage_codes,
             key,
+            calendar,
         })
+    }
+
+    /// The working-day calendar of the source's cases.
+    pub fn calendar(&self) -> &CalendarChoice {
+        &self.calendar
+    }
+
+    /// This source with its calendar file's path resolved against `dir` (the mapping file's).
+    pub fn with_calendar_dir(mut self, dir: &std::path::Path) -> CompiledSource {
+        if let CalendarChoice::File(p) = &self.calendar {
+            if p.is_relative() {
+                self.calendar = CalendarChoice::File(dir.join(p));
+            }
+        }
+        self
     }
 
     /// Whether the records are CSV rows (files of such a source start with a header row,

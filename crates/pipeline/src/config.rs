@@ -162,6 +162,17 @@ pub struct CalendarConfig {
     pub overlays: Vec<PathBuf>,
     #[serde(default = "default_offset")]
     pub utc_offset: String,
+    /// A named IANA zone for windows and working days (`America/New_York`), with its daylight
+    /// saving time; when given it replaces `utc_offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+impl CalendarConfig {
+    /// The zone of windows and working days: `time_zone`, else `utc_offset`.
+    pub fn zone_name(&self) -> &str {
+        self.time_zone.as_deref().unwrap_or(&self.utc_offset)
+    }
 }
 
 impl Default for CalendarConfig {
@@ -170,6 +181,7 @@ impl Default for CalendarConfig {
             extra: Vec::new(),
             overlays: Vec::new(),
             utc_offset: default_offset(),
+            time_zone: None,
         }
     }
 }

@@ -61,8 +61,10 @@ pub async fn run(
     let cal = calendar(
         &cfg.calendar.extra,
         &cfg.calendar.overlays,
-        &cfg.calendar.utc_offset,
+        cfg.calendar.zone_name(),
     )?;
+    let cal =
+        govstream_harness::setup::with_source_calendars(cal, &sources.iter().collect::<Vec<_>>())?;
     check_clients(&cfg)?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| RunError::Join(format!("cannot listen for SIGTERM: {e}")))?;
@@ -98,7 +100,7 @@ pub async fn run(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let p = producer(&cfg, Some(progress.clone()))?;
-    let offset_s = cal.offset_s();
+    let zone = cal.zone().clone();
     let mut tasks = tokio::task::JoinSet::new();
     let normalize_producer = if cfg.kafka.transactions {
         let (c, id, pr) = (cfg.clone(), opts.instance_id.clone(), progress.clone());
@@ -123,7 +125,7 @@ pub async fn run(
     let (e, c) = (env(&p), cal.clone());
     spawn_stage(&mut tasks, "engine", move || engine_stage(e, c, catalogue))?;
     let (e, t) = (env(&p), timeliness.clone());
-    spawn_stage(&mut tasks, "totals", move || totals_stage(e, offset_s, t))?;
+    spawn_stage(&mut tasks, "totals", move || totals_stage(e, zone, t))?;
     tracing::info!(brokers = %cfg.kafka.brokers, sources = cfg.sources.len(), "pipeline started");
 
     let mut tick = tokio::time::interval(Duration::from_millis(250));

@@ -108,7 +108,7 @@ pub fn engine_stage(env: StageEnv, cal: Arc<Calendar>, catalogue: bool) -> Resul
 /// Stage 3 (blocking).
 pub fn totals_stage(
     env: StageEnv,
-    offset_s: i32,
+    zone: govstream_calendar::Zone,
     timeliness: Arc<Timeliness>,
 ) -> Result<(), StageError> {
     let cfg = &env.cfg;
@@ -128,7 +128,7 @@ pub fn totals_stage(
     }
     let mut stage = totals::TotalsStage::new(
         cfg,
-        offset_s,
+        zone,
         Box::new(KafkaCompacted::new(cfg, "totals-readback")),
         timeliness,
     );

@@ -401,7 +401,7 @@ fn the_three_stages_publish_what_the_engine_computes_across_restarts() {
     let totals = |log: &MemoryLog| {
         TotalsStage::new(
             &cfg,
-            8 * 3600,
+            govstream_calendar::Zone::Fixed(8 * 3600),
             Box::new(log.clone()),
             Arc::new(Timeliness::default()),
         )
@@ -470,7 +470,7 @@ fn an_engine_partition_revoked_mid_batch_is_rebuilt_by_its_next_owner() {
     run_to_end(
         &mut TotalsStage::new(
             &cfg,
-            8 * 3600,
+            govstream_calendar::Zone::Fixed(8 * 3600),
             Box::new(log.clone()),
             Arc::new(Timeliness::default()),
         ),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 pub struct TotalsStage {
     cfg: Config,
-    offset_s: i32,
+    zone: govstream_calendar::Zone,
     reader: Box<dyn Compacted + Send>,
     totals: BTreeMap<i32, Totals>,
     timeliness: Arc<Timeliness>,
@@ -42,13 +42,13 @@ pub struct TotalsStage {
 impl TotalsStage {
     pub fn new(
         cfg: &Config,
-        offset_s: i32,
+        zone: govstream_calendar::Zone,
         reader: Box<dyn Compacted + Send>,
         timeliness: Arc<Timeliness>,
     ) -> TotalsStage {
         TotalsStage {
             cfg: cfg.clone(),
-            offset_s,
+            zone,
             reader,
             totals: BTreeMap::new(),
             timeliness,
@@ -183,7 +183,7 @@ impl Stage for TotalsStage {
             .iter()
             .map(|(_, q)| *q)
             .filter(|q| !self.totals.contains_key(q))
-            .map(|q| (q, Totals::new(self.offset_s)))
+            .map(|q| (q, Totals::new(self.zone.clone())))
             .collect();
         if fresh.is_empty() {
             return Ok(Vec::new());
