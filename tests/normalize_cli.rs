@@ -36,7 +36,12 @@ fn normalizes_the_samples_and_accounts_for_every_line() {
             .map(|v| v.as_u64().unwrap())
             .sum();
         let n = |k: &str| s[k].as_u64().unwrap();
-        assert_eq!(n("normalized") + rej, n("read"), "{src}: {s}");
+        assert_eq!(n("accepted") + rej, n("read"), "{src}: {s}");
+        assert_eq!(
+            n("accepted"),
+            n("normalized"),
+            "{src}: one event per record"
+        );
         assert_eq!(
             n("events") + n("duplicates") + n("conflicts"),
             n("normalized"),

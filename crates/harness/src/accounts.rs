@@ -233,9 +233,10 @@ impl Accounts {
         let row = |out: &mut String, name: &str, s: &SourceCounts| {
             let _ = writeln!(
                 out,
-                "{:<12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>12}",
+                "{:<12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>12}",
                 name,
                 s.read,
+                s.accepted,
                 s.normalized,
                 s.events,
                 s.duplicates,
@@ -245,8 +246,15 @@ impl Accounts {
         };
         let _ = writeln!(
             out,
-            "{:<12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>12}",
-            "source", "read", "normalized", "events", "duplicates", "conflicts", "rejected"
+            "{:<12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>12}",
+            "source",
+            "read",
+            "accepted",
+            "normalized",
+            "events",
+            "duplicates",
+            "conflicts",
+            "rejected"
         );
         for (name, s) in &self.sources {
             row(&mut out, name, s);
