@@ -819,3 +819,170 @@ fn catalogue_rejections() {
     );
     assert_eq!(reason(&s, both.as_bytes()), Reason::BadTimestamp);
 }
+
+/// A small export mapping (snapshot rows) for the tests below.
+const EXPORT: &str = r#"
+name = "export"
+case_kind = "work_order"
+format = { kind = "csv", columns = ["id", "opened", "closed", "status", "due", "updated", "area"] }
+time_zone = "America/New_York"
+regions = "own"
+record_id = ["id"]
+case_id = "id"
+version = { field = "updated" }
+common.region = { field = "area" }
+[stages.open]
+stage = "REGISTER"
+time = { field = "opened", format = "M/d/yyyy h:mm a" }
+[stages.sent]
+stage = "DISPATCH"
+time = { field = "opened", format = "M/d/yyyy h:mm a" }
+due = { field = "due", format = "M/d/yyyy h:mm a" }
+[stages.done]
+stage = "CLOSE"
+time = { field = "closed", format = "M/d/yyyy h:mm a" }
+when = { field = "status", in = ["Closed"] }
+"#;
+
+#[test]
+fn export_mapping_mistakes_name_the_key() {
+    let check = |from: &str, to: &str, expect: &str| {
+        let text = EXPORT.replacen(from, to, 1);
+        assert_ne!(text, EXPORT, "{from}");
+        let e = crate::from_mapping_file(&text, key())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expect), "{expect}: {e}");
+    };
+    crate::from_mapping_file(EXPORT, key()).unwrap();
+    check(
+        "time_zone = \"America/New_York\"",
+        "time_zone = \"America/Gotham\"",
+        "time_zone `America/Gotham`",
+    );
+    check(
+        "time_zone = \"America/New_York\"",
+        "time_zone = \"America/New_York\"\nutc_offset = \"-05:00\"",
+        "`utc_offset` or `time_zone`",
+    );
+    check(
+        "case_id = \"id\"",
+        "case_id = \"id\"\nstage_field = \"status\"",
+        "`version` is for snapshot rows",
+    );
+    check(
+        "version = { field = \"updated\" }",
+        "stage_field = \"status\"",
+        "stages.done.when is for snapshot rows",
+    );
+    check(
+        "when = { field = \"status\", in = [\"Closed\"] }",
+        "when = { field = \"status\" }",
+        "stages.done.when needs exactly one",
+    );
+    check(
+        "\"area\"]",
+        "\"zone\"]",
+        "field `area` is not one of `format.columns`",
+    );
+    check(
+        "common.region = { field = \"area\" }",
+        "common.department = { field = \"area\", fallback = \"x\" }",
+        "`fallback` needs a `table`",
+    );
+    check(
+        "regions = \"own\"",
+        "regions = \"own\"\ncalendar = \"lunar\"",
+        "calendar `lunar`",
+    );
+    check(
+        "case_kind = \"work_order\"",
+        "case_kind = \"application\"",
+        "stages.sent.due: an explicit deadline is for work orders",
+    );
+    check(
+        "format = \"M/d/yyyy h:mm a\" }\n[stages.sent]",
+        "format = \"M/d/yyyy hh:mm\" }\n[stages.sent]",
+        "stages.open.time: time format",
+    );
+    check(
+        "kind = \"csv\",",
+        "kind = \"csv\", separator = '\"',",
+        "cannot be a quote",
+    );
+}
+
+#[test]
+fn a_snapshot_row_gives_one_event_per_filled_stage() {
+    let s = crate::from_mapping_file(EXPORT, key()).unwrap();
+    let events = |row: &str| {
+        let mut out = Vec::new();
+        s.normalize_into(row.as_bytes(), &mut out).map(|()| out)
+    };
+    let evs = events("7,3/2/2020 9:05 AM,3/3/2020 4:30 PM,Closed,3/2/2020 5:00 PM,12,QN").unwrap();
+    let ids: Vec<&str> = evs.iter().map(|e| e.record_id.as_str()).collect();
+    assert_eq!(ids, ["7@12#done", "7@12#open", "7@12#sent"]);
+    assert!(evs
+        .iter()
+        .all(|e| e.row_version == 12 && e.region == "QN" && e.case_id == "7"));
+    assert_eq!(at(&evs[1]), "2020-03-02T09:05:00-05:00");
+    assert_eq!(
+        evs[2].due_us,
+        Some(evs[1].event_time_us + (7 * 60 + 55) * 60 * 1_000_000)
+    );
+    // An open row has no closure, whatever its closed column says; a blank due date means no
+    // deadline; a blank version is the lowest.
+    let evs = events("7,3/2/2020 9:05 AM,3/3/2020 4:30 PM,Open,,,QN").unwrap();
+    let ids: Vec<&str> = evs.iter().map(|e| e.record_id.as_str()).collect();
+    assert_eq!(ids, ["7@1#open", "7@1#sent"]);
+    assert!(evs[1].no_deadline && evs[1].due_us.is_none());
+    // Quoted fields; a bad time anywhere rejects the whole row and gives no event.
+    let evs = events("\"7\",\"3/2/2020 9:05 AM\",,\"Open, pending\",,3,\"Q\"\"N\"").unwrap();
+    assert_eq!(evs[0].region, "Q\"N");
+    let mut out = Vec::new();
+    let e = s
+        .normalize_into(b"7,3/2/2020 9:05 AM,3/3/2020 16:30,Closed,,3,QN", &mut out)
+        .unwrap_err();
+    assert_eq!((e.reason, out.len()), (Reason::BadTimestamp, 0));
+    assert_eq!(reason(&s, b"7,,,Open,,3,QN"), Reason::MissingField);
+    assert_eq!(
+        reason(&s, b"7,3/2/2020 9:05 AM,,Open,,x3,QN"),
+        Reason::UnknownCode
+    );
+    assert_eq!(
+        reason(&s, b"7,3/2/2020 9:05 AM,,Open,,3"),
+        Reason::MissingField
+    );
+    assert_eq!(
+        reason(&s, b"7,\"3/2/2020 9:05 AM,,Open,,3,QN"),
+        Reason::MissingField
+    );
+}
+
+#[test]
+fn a_header_binds_columns_by_name_in_any_order() {
+    let text = EXPORT.replace(
+        "format = { kind = \"csv\", columns = [\"id\", \"opened\", \"closed\", \"status\", \"due\", \"updated\", \"area\"] }",
+        "format = { kind = \"csv\" }",
+    );
+    let s = crate::from_mapping_file(&text, key()).unwrap();
+    assert!(s.is_csv() && !s.has_columns());
+    // Without a header, rows cannot be read.
+    assert_eq!(
+        reason(&s, b"7,3/2/2020 9:05 AM,,Open,,3,QN"),
+        Reason::MissingField
+    );
+    let bound = s
+        .bind_header("\u{feff}area,extra,updated,due,status,closed,opened,id".as_bytes())
+        .unwrap();
+    let ev = ok(&bound, "QN,x,3,,Open,,3/2/2020 9:05 AM,7");
+    assert_eq!(
+        (ev.region.as_str(), ev.record_id.as_str()),
+        ("QN", "7@3#open")
+    );
+    let e = s
+        .bind_header(b"area,updated,due,status,closed,id")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no column `opened`"), "{e}");
+}
