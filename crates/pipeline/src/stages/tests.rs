@@ -481,3 +481,109 @@ fn an_engine_partition_revoked_mid_batch_is_rebuilt_by_its_next_owner() {
     .unwrap();
     assert_eq!(published_json(&log, &cfg), expected(&log, &cfg));
 }
+
+/// The NYC 311 export mapping, with the export's header declared (a Kafka message is one row).
+fn nyc311_mapping(dir: &std::path::Path, with_columns: bool) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut text = std::fs::read_to_string(root.join("deploy/mappings/nyc311.toml")).unwrap();
+    if with_columns {
+        let csv = std::fs::read_to_string(root.join("tests/fixtures/nyc311/export-1.csv")).unwrap();
+        let header = csv.lines().next().unwrap();
+        let cols: Vec<String> = header.split(',').map(|c| format!("{c:?}")).collect();
+        text = text.replace(
+            "format = { kind = \"csv\" }",
+            &format!(
+                "format = {{ kind = \"csv\", columns = [{}] }}",
+                cols.join(", ")
+            ),
+        );
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join(format!("nyc311-{with_columns}.toml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A CSV export from Kafka: one row per message (no header), each row giving its events to
+/// the normalized topic, the unusable rows to the dead-letter topic.
+#[test]
+fn csv_rows_from_kafka_give_several_events_each() {
+    let dir = std::env::temp_dir().join(format!("gs-stage-csv-{}", std::process::id()));
+    let key = govstream_harness::setup::pseudonym_key(None).expect("demo key");
+    // Without the header declared, `run` refuses the source and says what to add.
+    let e = govstream_harness::setup::compile_source(
+        "nyc311",
+        Some(&nyc311_mapping(&dir, false)),
+        key.clone(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("format.columns"), "{e}");
+    let src =
+        govstream_harness::setup::compile_source("nyc311", Some(&nyc311_mapping(&dir, true)), key)
+            .unwrap();
+    let mut cfg: Config = toml::from_str(
+        "[kafka]\nbrokers = \"unused:9092\"\n[[sources]]\nname = \"nyc311\"\ntopic = \"raw.nyc311\"\n",
+    )
+    .unwrap();
+    cfg.pipeline.publish_interval_ms = 0;
+    let log = MemoryLog::new();
+    log.create("raw.nyc311", 1);
+    for t in [
+        &cfg.topics.normalized,
+        &cfg.topics.dead_letter,
+        &cfg.topics.partials,
+    ] {
+        log.create(t, 3);
+    }
+    // The rows of the fixture, one per message (a quoted line break stays in its row).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let csv = std::fs::read(root.join("tests/fixtures/nyc311/export-1.csv")).unwrap();
+    let mut rows = Vec::new();
+    let mut splitter = govstream_normalize::csv::RecordSplitter::default();
+    let mut row = Vec::new();
+    for line in csv.split_inclusive(|b| *b == b'\n') {
+        row.extend_from_slice(line);
+        if splitter.line_ends_record(line) {
+            rows.push(std::mem::take(&mut row));
+        }
+    }
+    if !row.is_empty() {
+        rows.push(row);
+    }
+    for r in &rows[1..] {
+        log.append(&crate::driver::OutRecord {
+            topic: "raw.nyc311",
+            partition: Some(0),
+            key: b"",
+            value: Some(r),
+            headers: &[],
+        });
+    }
+    let committed = Arc::new(Mutex::new(Offsets::new()));
+    let input = MemoryInput::new(&log, &committed);
+    input.assign_all(&["raw.nyc311"]);
+    let mut out = MemoryOutbox::new(&log);
+    let progress = run_to_end(
+        &mut NormalizeStage::new(&cfg, vec![src], 3),
+        &input,
+        &mut out,
+        4,
+    )
+    .unwrap();
+    let counts = progress.snapshot_sources()["nyc311"].clone();
+    // 13 rows: 10 accepted giving 26 events (the repeated row's included), 3 rejected.
+    assert_eq!(
+        (counts.read, counts.accepted, counts.normalized),
+        (13, 10, 26)
+    );
+    assert_eq!(counts.rejected_total(), 3);
+    assert_eq!(log.records(&cfg.topics.normalized).len(), 26);
+    assert_eq!(log.records(&cfg.topics.dead_letter).len(), 3);
+    assert_eq!(
+        origins(&log, &cfg),
+        (13, 29),
+        "each row once, its events together"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
