@@ -25,7 +25,7 @@ TOOLS="$REPO_ROOT/.tools/cargo-fuzz"
 CARGO_FUZZ_VERSION="0.13.2"
 SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-20}}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
-ALL_TARGETS="hotline onenet bdc catalogue mapping json_reader checkpoint partials"
+ALL_TARGETS="hotline onenet bdc catalogue csv_export mapping json_reader checkpoint partials"
 TARGETS="${FUZZ_TARGETS:-$ALL_TARGETS}"
 
 die() { echo "fuzz: error: $*" >&2; exit 1; }

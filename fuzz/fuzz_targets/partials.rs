@@ -18,7 +18,7 @@ const OFFSET_S: i32 = 8 * 3600;
 const MAX_RENDERED_SPAN_DAYS: i64 = 4_000;
 
 fuzz_target!(|data: &[u8]| {
-    let mut t = Totals::new(OFFSET_S);
+    let mut t = Totals::new(govstream_calendar::Zone::Fixed(OFFSET_S));
     let mut buf = data;
     let mut first_step: Option<i32> = None;
     while !buf.is_empty() {

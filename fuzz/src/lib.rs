@@ -71,11 +71,33 @@ impl Source {
     /// an event survives a protobuf round trip and carries no phone-like digit run of the input
     /// except inside values the mapping copies on purpose; a rejection's detail echoes none.
     pub fn check(&self, bytes: &[u8]) {
-        match self.compiled.normalize(bytes) {
-            Ok(ev) => {
+        let mut events = Vec::new();
+        match self.compiled.normalize_into(bytes, &mut events) {
+            Ok(()) => {
+                assert!(!events.is_empty(), "an accepted record gives an event");
+                for ev in &events {
+                    self.check_event(bytes, ev);
+                }
+            }
+            Err(rej) => {
+                assert!(events.is_empty(), "a rejected record gives no event");
+                for r in phone_like_runs(bytes) {
+                    assert!(
+                        !rej.detail.contains(r.as_str()) || self.mapping_text.contains(r.as_str()),
+                        "rejection detail echoes input digits {r}: {}",
+                        rej.detail
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_event(&self, bytes: &[u8], ev: &pb::CaseEvent) {
+        {
+            {
                 let bin = ev.encode_to_vec();
                 let back = pb::CaseEvent::decode(bin.as_slice()).expect("event decodes");
-                assert_eq!(back, ev, "event survives a protobuf round trip");
+                assert_eq!(&back, ev, "event survives a protobuf round trip");
                 let p = &ev.caller_pseudonym;
                 assert!(
                     p.is_empty()
@@ -109,15 +131,6 @@ impl Source {
                     }
                 }
             }
-            Err(rej) => {
-                for r in phone_like_runs(bytes) {
-                    assert!(
-                        !rej.detail.contains(r.as_str()) || self.mapping_text.contains(r.as_str()),
-                        "rejection detail echoes input digits {r}: {}",
-                        rej.detail
-                    );
-                }
-            }
         }
     }
 
@@ -146,6 +159,23 @@ impl Source {
                     }
                 }
             }
+            FormatSpec::Csv {
+                separator,
+                columns: Some(columns),
+            } => {
+                let row = text.strip_suffix('\n').unwrap_or(&text);
+                let row = row.strip_suffix('\r').unwrap_or(row);
+                if let Ok(cols) = govstream_normalize::csv::split_row(row, *separator) {
+                    for (f, prefix) in &self.copied {
+                        if let Some(i) = columns.iter().position(|c| c == f) {
+                            if let Some(v) = cols.get(i) {
+                                out.push(format!("{prefix}{v}"));
+                            }
+                        }
+                    }
+                }
+            }
+            FormatSpec::Csv { columns: None, .. } => {}
             FormatSpec::Delimited { separator, columns } => {
                 let line = text.strip_suffix('\r').unwrap_or(&text);
                 let cols: Vec<&str> = line.split(*separator).collect();
