@@ -109,7 +109,12 @@ impl Source {
                 if runs.is_empty() {
                     return;
                 }
-                let allowed = self.copied_values(bytes);
+                let mut allowed = self.copied_values(bytes);
+                // A snapshot row's record id carries its version: a number the row's version
+                // column gave (an instant in microseconds for a time), not input text.
+                if ev.row_version > 0 {
+                    allowed.push(ev.row_version.to_string());
+                }
                 // Each string field separately (a run across two fields is not a leak).
                 for (name, s) in [
                     ("source", &ev.source),

@@ -29,8 +29,10 @@ pub fn parse_source_arg(s: &str) -> Result<SourceArg, String> {
 /// Options shared by every command that normalizes records.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SourceOptions {
-    /// A source to read: NAME=PATH, one record per line in the source's encoding. NAME is a
-    /// built-in preset (hotline, onenet, bdc, catalogue) or the name of a --mapping file. Repeatable.
+    /// A source to read: NAME=PATH, one record per line in the source's encoding (a CSV
+    /// source: a header row, then one row per record, quoted line breaks allowed). NAME is a
+    /// built-in preset (hotline, onenet, bdc, catalogue) or the name of a --mapping file.
+    /// Repeatable, also with the same NAME (e.g. an export and its re-export).
     #[arg(long = "source", value_name = "NAME=PATH", value_parser = parse_source_arg, required = true)]
     pub sources: Vec<SourceArg>,
     /// A source mapping file (TOML) that defines another upstream system; see docs/mappings.md.
