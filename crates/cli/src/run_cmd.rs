@@ -58,14 +58,20 @@ pub fn run(a: Args) -> Result<()> {
     if a.check {
         use govstream_harness::setup;
         let key = setup::pseudonym_key(cfg.pseudonym.key_file.as_deref())?;
+        let mut sources = Vec::new();
         for s in &cfg.sources {
-            setup::compile_source(&s.name, s.mapping.as_deref(), key.clone())?;
+            sources.push(setup::compile_source(
+                &s.name,
+                s.mapping.as_deref(),
+                key.clone(),
+            )?);
         }
-        setup::calendar(
+        let cal = setup::calendar(
             &cfg.calendar.extra,
             &cfg.calendar.overlays,
             cfg.calendar.zone_name(),
         )?;
+        setup::with_source_calendars(cal, &sources.iter().collect::<Vec<_>>())?;
         govstream_pipeline::kafka::check_clients(&cfg)?;
         println!("# effective configuration (defaults filled in, secrets masked)");
         println!("{}", cfg.effective_toml());

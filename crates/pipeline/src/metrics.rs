@@ -316,12 +316,14 @@ pub fn publish_progress(p: &Progress) {
     for (source, s) in p.snapshot_sources() {
         let l = [("source", source.clone())];
         metrics::counter!("govstream_records_consumed_total", &l).absolute(s.read);
+        metrics::counter!("govstream_records_accepted_total", &l).absolute(s.accepted);
         metrics::counter!("govstream_records_normalized_total", &l).absolute(s.normalized);
         metrics::counter!("govstream_records_applied_total", &l).absolute(s.events);
         metrics::counter!("govstream_records_duplicate_total", &l).absolute(s.duplicates);
         metrics::counter!("govstream_records_conflict_total", &l).absolute(s.conflicts);
         metrics::counter!("govstream_records_ignored_total", &l).absolute(s.ignored);
         metrics::counter!("govstream_records_retired_total", &l).absolute(s.retired);
+        metrics::counter!("govstream_records_superseded_total", &l).absolute(s.superseded);
         metrics::counter!("govstream_records_undecodable_total", &l).absolute(s.undecodable);
         for r in govstream_normalize::Reason::ALL {
             let n = s.rejected.get(r.code()).copied().unwrap_or(0);
