@@ -1660,3 +1660,47 @@ mod row_version_props {
         }
     }
 }
+
+#[test]
+fn a_source_calendar_decides_its_cases_working_days() {
+    // Registered on China's National Day (2020-10-01, a Thursday) at 09:00 Beijing time,
+    // closed the next day at 09:00: no working time on the national calendar (both days are
+    // holidays), 24 hours on a Monday-Friday one.
+    let t0 = 1_601_514_000_000_000; // 2020-10-01T09:00+08:00
+    let ev = |id: &str, stage: pb::Stage, t: i64, source: &str| pb::CaseEvent {
+        source: source.into(),
+        record_id: id.into(),
+        case_id: "A".into(),
+        case_kind: pb::CaseKind::WorkOrder as i32,
+        stage: stage as i32,
+        event_time_us: t,
+        region: "650100".into(),
+        ..Default::default()
+    };
+    let sum = |cal: Calendar, source: &str| {
+        let mut e = Engine::new(Arc::new(cal));
+        e.apply(&ev("r", pb::Stage::Register, t0, source));
+        e.apply(&ev("c", pb::Stage::Close, t0 + 24 * HOUR, source));
+        let out = render(&e);
+        one(&out, "hotline", "MONTH", "2020-10")["duration"]["sum"]
+            .as_f64()
+            .unwrap()
+    };
+    let weekdays = || Calendar::weekdays(govstream_calendar::Zone::Fixed(8 * 3600));
+    assert_eq!(sum(Calendar::bundled(), "export"), 0.0);
+    assert_eq!(
+        sum(
+            Calendar::bundled().with_source("export", weekdays()),
+            "export"
+        ),
+        1.0
+    );
+    // Another source keeps the deployment's calendar.
+    assert_eq!(
+        sum(
+            Calendar::bundled().with_source("export", weekdays()),
+            "hotline"
+        ),
+        0.0
+    );
+}

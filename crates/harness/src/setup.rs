@@ -168,3 +168,65 @@ pub fn with_source_calendars(
     }
     Ok(Arc::new(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use govstream_calendar::Day;
+
+    fn source(calendar: &str) -> CompiledSource {
+        let text = format!(
+            r#"
+name = "export"
+case_kind = "work_order"
+format = {{ kind = "csv", columns = ["id", "t"] }}
+calendar = "{calendar}"
+record_id = ["id"]
+case_id = "id"
+[stages.open]
+stage = "REGISTER"
+time = {{ field = "t", format = "yyyy-MM-dd HH:mm" }}
+"#
+        );
+        govstream_normalize::from_mapping_file(&text, pseudonym_key(None).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_source_may_have_its_own_working_days() {
+        let national_day = Day::from_ymd(2020, 10, 1).unwrap(); // a Thursday, a holiday in China
+        let monday = Day::from_ymd(2020, 10, 12).unwrap();
+        let cal = calendar(&[], &[], "+08:00").unwrap();
+        // The national calendar only: nothing changes.
+        let same = with_source_calendars(cal.clone(), &[&source("national")]).unwrap();
+        assert!(!same.has_source_calendars());
+        let weekdays = with_source_calendars(cal.clone(), &[&source("weekdays")]).unwrap();
+        assert!(!weekdays.national().is_working(national_day));
+        assert!(weekdays
+            .for_source("export")
+            .national()
+            .is_working(national_day));
+        assert!(!weekdays
+            .for_source("onenet")
+            .national()
+            .is_working(national_day));
+        // An operator's file (relative to the mapping's directory): its holidays, Mon-Fri else.
+        let dir = std::env::temp_dir().join(format!("gs-setup-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("city.json"),
+            r#"{"calendar":"CITY","years":{"2020":{"holidays":[{"date":"2020-10-12","name":"Columbus Day"}],"makeup_workdays":[]}}}"#,
+        )
+        .unwrap();
+        let src = source("city.json").with_calendar_dir(&dir);
+        let city = with_source_calendars(cal.clone(), &[&src]).unwrap();
+        let own = city.for_source("export").national();
+        assert!(!own.is_working(monday) && own.is_working(national_day));
+        // A missing file is an error naming the source.
+        let gone = source("gone.json").with_calendar_dir(&dir);
+        let e = with_source_calendars(cal, &[&gone])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gone.json"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
