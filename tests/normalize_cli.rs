@@ -150,10 +150,38 @@ fn bad_invocations_fail_with_a_clear_message() {
 }
 
 #[test]
+fn the_kafka_variant_of_the_nyc_mapping_differs_only_in_its_columns() {
+    let read = |p: &str| std::fs::read_to_string(govstream_e2e::repo().join(p)).unwrap();
+    let strip = |s: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut in_format = false;
+        for l in s.lines() {
+            if l.starts_with("format = ") {
+                in_format = !l.ends_with('}') && !l.contains("# the header");
+                continue;
+            }
+            if in_format {
+                in_format = !l.starts_with("] }");
+                continue;
+            }
+            if !l.starts_with('#') {
+                out.push(l.to_owned());
+            }
+        }
+        out
+    };
+    assert_eq!(
+        strip(&read("deploy/mappings/nyc311-kafka.toml")),
+        strip(&read("deploy/mappings/nyc311.toml"))
+    );
+}
+
+#[test]
 fn example_configs_check_out() {
     for f in [
         "deploy/config/local.toml",
         "deploy/config/custom-source.toml",
+        "deploy/config/new-york.toml",
     ] {
         let o = run(&["run", "--config", f, "--check"]);
         assert!(
