@@ -135,3 +135,138 @@ fn two_instances_one_leaves_midway() {
     assert_same(&final_aggregates(&broker), &want);
     assert_accounted(&broker, sent);
 }
+
+/// A city's CSV export on a real broker: one row per message (as a connector forwarding the
+/// export sends them), a re-export of two changed requests arriving *before* the rows it
+/// supersedes, windows in New York time. The final aggregates equal `replay` of the same rows,
+/// and every message is read and accepted or rejected.
+#[test]
+fn export_rows_on_a_real_broker_equal_replay() {
+    let dir = scratch("kafka-export");
+    let repo = govstream_e2e::repo();
+    let export = repo.join("tests/fixtures/nyc311/export-1.csv");
+    let text = std::fs::read_to_string(&export).unwrap();
+    let header = text.lines().next().unwrap();
+    // The re-export: 45000003 closed (late), 45000002 reopened, in the same layout.
+    let changes = dir.join("changes.csv");
+    std::fs::write(
+        &changes,
+        format!(
+            "{header}\r\n\
+45000003,03/05/2020 10:00:00 AM,03/09/2020 10:00:00 AM,HPD,Department of Housing Preservation and Development,HEAT/HOT WATER,ENTIRE BUILDING,Residential Building,10451,10 GRAND CONCOURSE,Closed,03/06/2020 10:00:00 AM,\"Heat restored, per tenant.\",03/09/2020 10:00:00 AM,04 BRONX,BRONX,MOBILE,,\r\n\
+45000002,03/07/2020 11:00:00 PM,03/08/2020 03:30:00 AM,DSNY,Department of Sanitation,Dirty Conditions,Trash,Street,11201,\"45 COURT ST, BROOKLYN\",Open,03/14/2020 11:00:00 PM,\"Reopened.\",03/10/2020 08:00:00 AM,02 BROOKLYN,BROOKLYN,ONLINE,40.69,-73.99\r\n"
+        ),
+    )
+    .unwrap();
+    // The shipped mapping with the export's header declared (a message has no header row).
+    let cols: Vec<String> = header.split(',').map(|c| format!("{c:?}")).collect();
+    let mapping = dir.join("nyc311.toml");
+    std::fs::write(
+        &mapping,
+        std::fs::read_to_string(repo.join("deploy/mappings/nyc311.toml"))
+            .unwrap()
+            .replace(
+                "format = { kind = \"csv\" }",
+                &format!(
+                    "format = {{ kind = \"csv\", columns = [{}] }}",
+                    cols.join(", ")
+                ),
+            ),
+    )
+    .unwrap();
+    let out = dir.join("replay");
+    let o = run(&[
+        "replay",
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--time-zone",
+        "America/New_York",
+        "--source",
+        &format!("nyc311={}", changes.display()),
+        "--source",
+        &format!("nyc311={}", export.display()),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut want: Vec<String> = std::fs::read_to_string(out.join("aggregates.ndjson"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    want.sort();
+    assert!(want.iter().any(|l| l.contains(r#""region":"BX""#)));
+
+    let broker = Broker::start();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[kafka]
+brokers = "{}"
+group_prefix = "e2e-export"
+
+[topics]
+partitions = 3
+
+[[sources]]
+name = "nyc311"
+topic = "raw.nyc311"
+mapping = "{}"
+
+[calendar]
+time_zone = "America/New_York"
+
+[pipeline]
+flush_interval_ms = 200
+
+[metrics]
+listen = ""
+labels = ["region"]
+"#,
+            broker.addr,
+            mapping.display()
+        ),
+    )
+    .unwrap();
+    let sent: u64 = [&changes, &export]
+        .iter()
+        .map(|f| {
+            govstream_e2e::kafka::pyclient(&[
+                "produce-rows",
+                &broker.addr,
+                "raw.nyc311",
+                f.to_str().unwrap(),
+            ])
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+        })
+        .sum();
+    assert_eq!(sent, 15, "2 changed rows and the export's 13 rows");
+    let summary = dir.join("run-summary.json");
+    finish(start_with(
+        &config,
+        "10",
+        "warn",
+        &["--summary", summary.to_str().unwrap()],
+    ));
+    assert_same(&final_aggregates(&broker), &want);
+    let got: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let s = &got["sources"]["nyc311"];
+    let n = |k: &str| s[k].as_u64().unwrap();
+    let rejected: u64 = s["rejected"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!((n("read"), n("accepted"), rejected), (15, 12, 3), "{s}");
+    // 12 accepted rows give 31 events: 23 new ones, 3 copies of the repeated row, and the 5
+    // events of the two rows the re-export replaced (superseded, or applied and then replaced
+    // when the old row came first: the raw topic's partitions interleave).
+    assert_eq!(n("normalized"), 31, "{s}");
+    assert_eq!(n("events") + n("duplicates") + n("superseded"), 31, "{s}");
+    assert_eq!(dlq_records(&broker).len(), 3);
+}

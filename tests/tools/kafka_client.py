@@ -62,6 +62,36 @@ def produce(brokers, topic, path, codec=None):
     print(n)
 
 
+def produce_rows(brokers, topic, path):
+    """The data rows of a CSV file (after its header row), one message each, as a connector
+    forwarding an export would send them: a row ends at a line break outside quotes (a quoted
+    field may hold line breaks), its own terminator is not sent; a row whose quote never closes
+    runs to the end of the file."""
+    ensure_topic(brokers, topic)
+    p = KafkaProducer(bootstrap_servers=brokers, acks="all", **SECURITY)
+    rows, row, quoted = [], b"", False
+    with open(path, "rb") as f:
+        for line in f:
+            row += line
+            if line.count(b'"') % 2 == 1:
+                quoted = not quoted
+            if not quoted:
+                rows.append(row)
+                row = b""
+    if row:
+        rows.append(row)
+    n = 0
+    for r in rows[1:]:
+        r = r[:-1] if r.endswith(b"\n") else r
+        r = r[:-1] if r.endswith(b"\r") else r
+        if r:
+            p.send(topic, value=r)
+            n += 1
+    p.flush()
+    p.close()
+    print(n)
+
+
 def read_all(brokers, topic, idle_s, isolation="read_uncommitted"):
     """Every record of `topic` up to the end offsets taken when reading starts (the last stable
     offsets for a read-committed reader). IDLE_S is only a safety net: reading fails if no
@@ -175,6 +205,6 @@ def put(brokers, topic, partition, key, value_hex):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"produce": produce, "final-json": final_json, "count": count, "origins": origins,
+    {"produce": produce, "produce-rows": produce_rows, "final-json": final_json, "count": count, "origins": origins,
      "committed-origins": committed_origins, "dump": dump, "accounting": accounting,
      "keys": keys, "put": put}[cmd](*args)
