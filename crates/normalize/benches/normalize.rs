@@ -36,6 +36,33 @@ fn records(source: &str, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The NYC 311 mapping with its fixture's header declared, and `n` rows of an export in that
+/// layout (a quoted comma, quoted quotes, 12-hour clocks in New York time; 3 events per row).
+fn nyc311(key: Arc<PseudonymKey>, n: usize) -> (govstream_normalize::CompiledSource, Vec<Vec<u8>>) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mapping = std::fs::read_to_string(format!("{root}/deploy/mappings/nyc311.toml")).unwrap();
+    let csv =
+        std::fs::read_to_string(format!("{root}/tests/fixtures/nyc311/export-1.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    let cols: Vec<String> = header.split(',').map(|c| format!("{c:?}")).collect();
+    let text = mapping.replace(
+        "format = { kind = \"csv\" }",
+        &format!(
+            "format = {{ kind = \"csv\", columns = [{}] }}",
+            cols.join(", ")
+        ),
+    );
+    let src = govstream_normalize::from_mapping_file(&text, key).unwrap();
+    let rows = (0..n)
+        .map(|i| {
+            let m = i % 60;
+            format!("{},03/02/2020 09:{m:02}:00 AM,03/03/2020 04:30:00 PM,NYPD,New York City Police Department,Noise - Residential,Loud Music/Party,Residential Building/House,10001,\"123 MAIN STREET, APT 4\",Closed,03/02/2020 05:15:00 PM,\"Responded and \"\"took action\"\".\",03/03/2020 04:30:00 PM,05 MANHATTAN,MANHATTAN,PHONE,40.7506,-73.9972", 45_000_000 + i)
+                .into_bytes()
+        })
+        .collect();
+    (src, rows)
+}
+
 fn bench(c: &mut Criterion) {
     let key = Arc::new(PseudonymKey::new("bench-key"));
     for (what, by_bytes) in [("records", false), ("bytes", true)] {
@@ -57,6 +84,27 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        // CSV snapshot rows: every event of a row (three here).
+        let (src, rows) = nyc311(key.clone(), 10_000);
+        let bytes: u64 = rows.iter().map(|r| r.len() as u64).sum();
+        g.throughput(if by_bytes {
+            Throughput::Bytes(bytes)
+        } else {
+            Throughput::Elements(rows.len() as u64)
+        });
+        let mut out = Vec::with_capacity(4);
+        g.bench_with_input(
+            BenchmarkId::from_parameter("nyc311_csv"),
+            &rows,
+            |b, rows| {
+                b.iter(|| {
+                    for r in rows {
+                        out.clear();
+                        let _ = black_box(src.normalize_into(black_box(r), &mut out));
+                    }
+                })
+            },
+        );
         g.finish();
     }
 }

@@ -810,11 +810,18 @@ impl CompiledSource {
     /// terminator) of a source with one event per record. A snapshot row (several events) gives
     /// its first event here; use [`CompiledSource::normalize_into`] for all of them.
     pub fn normalize(&self, bytes: &[u8]) -> Result<pb::CaseEvent, Rejection> {
-        let mut out = Vec::with_capacity(1);
-        self.normalize_into(bytes, &mut out)?;
-        out.into_iter()
-            .next()
-            .ok_or_else(|| Rejection::new(Reason::MissingField, "the record gave no event"))
+        self.with_record(bytes, |r| {
+            if self.stage_field.is_some() {
+                // One event: returned as it is made (no list).
+                self.map_one(r)
+            } else {
+                let mut out = Vec::new();
+                self.map(r, &mut out)?;
+                out.into_iter()
+                    .next()
+                    .ok_or_else(|| Rejection::new(Reason::MissingField, "the record gave no event"))
+            }
+        })
     }
 
     /// Normalizes one raw record into its events, appended to `out`: one for a source with a
@@ -824,6 +831,16 @@ impl CompiledSource {
         bytes: &[u8],
         out: &mut Vec<pb::CaseEvent>,
     ) -> Result<(), Rejection> {
+        self.with_record(bytes, |r| self.map(r, out))
+    }
+
+    /// Decodes and splits one raw record, then hands its fields to `f`; the rejections of the
+    /// record as a whole (size, encoding, syntax, field count) come from here.
+    fn with_record<T>(
+        &self,
+        bytes: &[u8],
+        f: impl FnOnce(&Record) -> Result<T, Rejection>,
+    ) -> Result<T, Rejection> {
         if bytes.len() > self.max_bytes {
             return Err(Rejection::new(
                 Reason::Oversize,
@@ -839,7 +856,7 @@ impl CompiledSource {
             Format::Json => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 match crate::json::parse_fields(text, &self.index) {
-                    Ok(Some(slots)) => self.map(&Record::Json(&slots), out),
+                    Ok(Some(slots)) => f(&Record::Json(&slots)),
                     Ok(None) => Err(Rejection::new(
                         Reason::MalformedJson,
                         "JSON value is not an object",
@@ -862,7 +879,7 @@ impl CompiledSource {
                         ),
                     ));
                 }
-                self.map(&Record::Columns(&cols), out)
+                f(&Record::Columns(&cols))
             }
             Format::Csv {
                 separator, bound, ..
@@ -885,7 +902,7 @@ impl CompiledSource {
                     ));
                 }
                 let cols: Vec<&str> = projection.iter().map(|&i| fields[i].as_ref()).collect();
-                self.map(&Record::Columns(&cols), out)
+                f(&Record::Columns(&cols))
             }
         }
     }
@@ -911,12 +928,27 @@ impl CompiledSource {
     }
 
     fn map(&self, r: &Record, out: &mut Vec<pb::CaseEvent>) -> Result<(), Rejection> {
+        if self.stage_field.is_some() {
+            out.push(self.map_one(r)?);
+            return Ok(());
+        }
+        for &f in &self.required {
+            self.require(r, f)?;
+        }
+        let start = out.len();
+        self.map_row(r, out).inspect_err(|_| out.truncate(start))
+    }
+
+    /// The one event of a record of a source with a stage field.
+    fn map_one(&self, r: &Record) -> Result<pb::CaseEvent, Rejection> {
         for &f in &self.required {
             self.require(r, f)?;
         }
         let Some(stage_field) = self.stage_field else {
-            let start = out.len();
-            return self.map_row(r, out).inspect_err(|_| out.truncate(start));
+            return Err(Rejection::new(
+                Reason::MissingField,
+                "the record gave no event",
+            ));
         };
         let code = self.code_of(r, stage_field).unwrap_or_default();
         let stage = self.stages.get(code.as_ref()).ok_or_else(|| {
@@ -931,8 +963,7 @@ impl CompiledSource {
         for &f in &stage.required {
             self.require(r, f)?;
         }
-        out.push(self.event(r, stage)?);
-        Ok(())
+        self.event(r, stage)
     }
 
     /// A snapshot row: one event per stage whose time field is filled and whose `when` holds,
