@@ -215,3 +215,75 @@ fn a_header_without_a_column_the_mapping_uses_is_an_error_naming_it() {
     assert!(err.contains("no column `Due Date`"), "{err}");
     assert!(err.contains("line 1"), "{err}");
 }
+
+/// A 12345 platform's nightly export (deploy/mappings/hotline-export.toml): GB18030 CSV with a
+/// quoted line break in the complaint text, unpadded Beijing times, the caller's number, GB/T
+/// 2260 regions and the national calendar.
+#[test]
+fn a_12345_export_in_gb18030_with_unpadded_times() {
+    let mapping = "deploy/mappings/hotline-export.toml";
+    let export = "tests/fixtures/hotline-export/export.csv";
+    let out = scratch("hotline-export");
+    let o = run(&[
+        "replay",
+        "--mapping",
+        mapping,
+        "--source",
+        &format!("hotline_export={export}"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = read_ndjson(&out.join("aggregates.ndjson"));
+    let month = |c: &str| month_total(&recs, c, Some("2020-07"));
+    // Four orders accepted; three dispatched; two closed, both within their limits (GD1: 5
+    // working days from Sunday 7/5, closed Wednesday; GD4: 10 from 7/7, closed 7/20).
+    assert_eq!(month("received"), 4);
+    assert_eq!(month("dispatched"), 3);
+    assert_eq!((month("closed"), month("closed_on_time")), (2, 2));
+    // GD3 (3 working days from Monday 7/6: due by the end of 7/9) is still open.
+    assert_eq!(month("overdue_open"), 1);
+    let day = |d: &str| day_counter(&recs, d, "652801", "overdue_open");
+    assert_eq!((day("2020-07-09"), day("2020-07-10")), (0, 1));
+    // GD1's duration on the national calendar: Sunday counts nothing, Monday and Tuesday 24 h
+    // each, Wednesday until 16:00.
+    let gd1 = recs
+        .iter()
+        .find(|r| {
+            r["granularity"] == "DAY" && r["window"] == "2020-07-08" && r["dept"] == "652801-ZJJ"
+        })
+        .unwrap();
+    let sum = gd1["duration"]["sum"].as_f64().unwrap();
+    assert!((sum - 64.0 / 24.0).abs() < 1e-9, "{sum}");
+    // The order in a time format the mapping does not know, on line 7 (GD1's row spans 2-3).
+    let rejected = read_ndjson(&out.join("rejected.ndjson"));
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        (rejected[0]["line"].as_u64(), rejected[0]["reason"].as_str()),
+        (Some(7), Some("bad_timestamp"))
+    );
+
+    // Normalized events: the caller's number only as the keyed pseudonym; no name, no text.
+    let ev_dir = scratch("hotline-export-events");
+    let o = run(&[
+        "normalize",
+        "--mapping",
+        mapping,
+        "--source",
+        &format!("hotline_export={export}"),
+        "--out",
+        ev_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(ev_dir.join("normalized.ndjson")).unwrap();
+    for personal in ["13912345678", "张伟", "噪音", "人民东路"] {
+        assert!(!text.contains(personal), "{personal} leaked");
+    }
+    let events = read_ndjson(&ev_dir.join("normalized.ndjson"));
+    let reg = events
+        .iter()
+        .find(|e| e["caseId"] == "GD2020070500001" && e["stage"] == "STAGE_REGISTER")
+        .unwrap();
+    assert_eq!(reg["callerPseudonym"].as_str().map(str::len), Some(64));
+    assert_eq!(reg["utcOffsetS"], 28800);
+}
