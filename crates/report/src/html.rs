@@ -563,7 +563,7 @@ table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #ccc;pa
             .collect();
         let _ = write!(
             out,
-            "<li id=\"calendar\">{} {years}; {} {}; UTC{}</li>",
+            "<li id=\"calendar\">{} {years}; {} {}; {}</li>",
             t.calendar_years,
             t.calendar_overlays,
             esc(&if overlays.is_empty() {
@@ -571,7 +571,12 @@ table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #ccc;pa
             } else {
                 overlays.join(", ")
             }),
-            esc(&c.utc_offset)
+            // An offset reads `UTC+08:00`; a zone name (`America/New_York`) as it is.
+            esc(&if c.utc_offset.starts_with(['+', '-']) {
+                format!("UTC{}", c.utc_offset)
+            } else {
+                c.utc_offset.clone()
+            })
         );
     }
     out.push_str("</ul></section></body></html>\n");
