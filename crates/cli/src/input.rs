@@ -9,10 +9,13 @@ use std::path::Path;
 /// Calls `f(line_number, record_bytes)` for every non-empty record of `path`: a line, or with
 /// `csv` a row whose quoted fields may hold line breaks (its number is that of its first
 /// line). Numbers are 1-based; the final `\n` or `\r\n` is not part of the record. Streams:
-/// memory stays flat.
+/// memory stays flat. A CSV row still inside quotes past `max_bytes` (a stray quote) is handed
+/// over as it is — normalization rejects it as `oversize` — and reading starts afresh at the
+/// next line, so one bad quote cannot swallow the rest of a file.
 pub fn for_each_record(
     path: &Path,
     csv: bool,
+    max_bytes: usize,
     mut f: impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -42,6 +45,12 @@ pub fn for_each_record(
                 first_line = line;
             }
             if !splitter.line_ends_record(&buf[start..]) {
+                if buf.len() <= max_bytes {
+                    continue;
+                }
+                f(first_line, &buf)?;
+                buf.clear();
+                splitter = RecordSplitter::default();
                 continue;
             }
         } else {
@@ -78,7 +87,7 @@ mod tests {
         )
         .unwrap();
         let mut got = Vec::new();
-        for_each_record(&p, true, |n, b| {
+        for_each_record(&p, true, 1 << 20, |n, b| {
             got.push((n, String::from_utf8(b.to_vec()).unwrap()));
             Ok(())
         })
@@ -93,12 +102,30 @@ mod tests {
             ]
         );
         let mut lines = Vec::new();
-        for_each_record(&p, false, |n, _| {
+        for_each_record(&p, false, 1 << 20, |n, _| {
             lines.push(n);
             Ok(())
         })
         .unwrap();
         assert_eq!(lines, [1, 2, 3, 5, 6]);
+        // A stray quote does not swallow the file: past the size limit the open row is handed
+        // over (to be rejected) and rows are read again from the next line.
+        let q = dir.join("stray.csv");
+        let mut text = String::from("h\n\"stray\n");
+        for i in 0..100 {
+            text.push_str(&format!("row {i}\n"));
+        }
+        std::fs::write(&q, text).unwrap();
+        let mut got = Vec::new();
+        for_each_record(&q, true, 64, |n, b| {
+            got.push((n, b.len()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got[0], (1, 1));
+        assert_eq!(got[1].0, 2);
+        assert!(got[1].1 > 64 && got[1].1 < 80, "{got:?}");
+        assert!(got.len() > 90, "the rows after it are read: {got:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -94,7 +94,7 @@ pub fn normalize_files(
                 for (i, (src, path)) in sources.iter().enumerate() {
                     let csv = src.is_csv();
                     let mut bound: Option<CompiledSource> = None;
-                    for_each_record(path, csv, |line, bytes| {
+                    for_each_record(path, csv, src.max_record_bytes(), |line, bytes| {
                         read_bytes.fetch_add(bytes.len() as u64 + 1, Relaxed);
                         let src = if csv {
                             match &bound {

@@ -746,6 +746,11 @@ impl CompiledSource {
         self
     }
 
+    /// Records longer than this (bytes) are rejected as `oversize`.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Whether the records are CSV rows (files of such a source start with a header row,
     /// which [`CompiledSource::bind_header`] reads).
     pub fn is_csv(&self) -> bool {
