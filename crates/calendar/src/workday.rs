@@ -481,6 +481,11 @@ impl Calendar {
 
     /// The calendar that applies to cases of `region` (a 6-digit code; "" = national).
     pub fn for_region(&self, region: &str) -> &RegionCalendar {
+        // Overlays are for GB/T 2260 counties (6 digits): a source's own codes (a borough, a
+        // ZIP code like `65201`) never match one.
+        if region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
+            return &self.national;
+        }
         self.overlays
             .iter()
             .find(|(p, _)| region.starts_with(p.as_str()))
@@ -511,6 +516,17 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlays_apply_to_gb2260_counties_only() {
+        let c = Calendar::bundled();
+        let national = c.national() as *const RegionCalendar;
+        assert!(!std::ptr::eq(c.for_region("652801"), national));
+        // A source's own codes that happen to start like a Xinjiang county.
+        for own in ["65201", "6528011", "65-QN", "MN"] {
+            assert!(std::ptr::eq(c.for_region(own), national), "{own}");
+        }
+    }
     use crate::civil::{format_rfc3339, LocalPattern, BEIJING_OFFSET_S};
 
     fn day(s: &str) -> Day {

@@ -14,7 +14,7 @@ use std::path::Path;
 /// next line, so one bad quote cannot swallow the rest of a file.
 pub fn for_each_record(
     path: &Path,
-    csv: bool,
+    csv: Option<u8>,
     max_bytes: usize,
     mut f: impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
@@ -23,7 +23,9 @@ pub fn for_each_record(
     let mut buf = Vec::with_capacity(4096);
     let mut line = 0u64;
     let mut first_line = 0u64;
-    let mut splitter = RecordSplitter::default();
+    let new_splitter = || RecordSplitter::new(csv.unwrap_or(b','));
+    let mut splitter = new_splitter();
+    let csv = csv.is_some();
     loop {
         if !csv {
             buf.clear();
@@ -50,7 +52,7 @@ pub fn for_each_record(
                 }
                 f(first_line, &buf)?;
                 buf.clear();
-                splitter = RecordSplitter::default();
+                splitter = new_splitter();
                 continue;
             }
         } else {
@@ -87,7 +89,7 @@ mod tests {
         )
         .unwrap();
         let mut got = Vec::new();
-        for_each_record(&p, true, 1 << 20, |n, b| {
+        for_each_record(&p, Some(b','), 1 << 20, |n, b| {
             got.push((n, String::from_utf8(b.to_vec()).unwrap()));
             Ok(())
         })
@@ -102,7 +104,7 @@ mod tests {
             ]
         );
         let mut lines = Vec::new();
-        for_each_record(&p, false, 1 << 20, |n, _| {
+        for_each_record(&p, None, 1 << 20, |n, _| {
             lines.push(n);
             Ok(())
         })
@@ -117,7 +119,7 @@ mod tests {
         }
         std::fs::write(&q, text).unwrap();
         let mut got = Vec::new();
-        for_each_record(&q, true, 64, |n, b| {
+        for_each_record(&q, Some(b','), 64, |n, b| {
             got.push((n, b.len()));
             Ok(())
         })

@@ -92,11 +92,11 @@ pub fn normalize_files(
                 };
                 let mut batch = next(&back_rx);
                 for (i, (src, path)) in sources.iter().enumerate() {
-                    let csv = src.is_csv();
+                    let csv = src.csv_separator();
                     let mut bound: Option<CompiledSource> = None;
                     for_each_record(path, csv, src.max_record_bytes(), |line, bytes| {
                         read_bytes.fetch_add(bytes.len() as u64 + 1, Relaxed);
-                        let src = if csv {
+                        let src = if csv.is_some() {
                             match &bound {
                                 Some(b) => b,
                                 None => {

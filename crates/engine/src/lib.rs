@@ -563,6 +563,8 @@ impl Engine {
             };
             case.seen.clear();
             case.version = ev.row_version;
+            // Retention judges a case by its latest record: the current version's only.
+            case.latest = t;
         }
         let changed = match &mut case.facts {
             Facts::Application(a) if is_app => fold_application(a, ev, dims_app),
@@ -575,7 +577,9 @@ impl Engine {
             self.stats.ignored += 1;
             return Applied::Ignored;
         }
-        if changed {
+        if changed || replace {
+            // (A replacing event the facts have no use for is still this version's record:
+            // a copy of it is a duplicate, whichever comes first.)
             case.seen.push(seen_entry(rid, fp));
         }
         case.latest = case.latest.max(t);
@@ -1001,7 +1005,9 @@ fn fold_work_order(
                     due: if ev.no_deadline {
                         Some(case::NO_DEADLINE)
                     } else {
-                        ev.due_us
+                        // Bounded like any instant the engine computes days from (a
+                        // normalized record not written by govstream could hold anything).
+                        ev.due_us.map(|d| d.clamp(-(1 << 56), 1 << 56))
                     },
                 },
             );

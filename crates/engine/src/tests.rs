@@ -1704,3 +1704,31 @@ fn a_source_calendar_decides_its_cases_working_days() {
         0.0
     );
 }
+
+#[test]
+fn retention_judges_a_replaced_case_by_its_current_row_only() {
+    use crate::Retention;
+    const DAY: i64 = 24 * HOUR;
+    // Request A: version 1 closed on day 18, version 2 (a correction) closed on day 3; a
+    // version 3 arrives after other requests moved the watermark to day 39.
+    let v1 = row("A", 1, T0, T0 + 10 * DAY, Some(T0 + 18 * DAY));
+    let v2 = row("A", 2, T0, T0 + 10 * DAY, Some(T0 + 3 * DAY));
+    let later = row("B", 1, T0 + 39 * DAY, T0 + 45 * DAY, None);
+    let v3 = row("A", 3, T0, T0 + 10 * DAY, Some(T0 + 2 * DAY));
+    let run = |first: &[pb::CaseEvent], second: &[pb::CaseEvent]| {
+        let mut e =
+            Engine::with_retention(Arc::new(Calendar::bundled()), Some(Retention::days(30)));
+        let applied: Vec<Applied> = first
+            .iter()
+            .chain(second)
+            .chain(&later)
+            .chain(&v3)
+            .map(|ev| e.apply(ev))
+            .collect();
+        (lines(&e), applied[applied.len() - v3.len()..].to_vec())
+    };
+    let (a, tail_a) = run(&v1, &v2);
+    let (b, tail_b) = run(&v2, &v1);
+    assert_eq!(a, b, "the order of the old versions does not matter");
+    assert_eq!(tail_a, tail_b);
+}

@@ -77,7 +77,8 @@ impl From<Seen> for Outcome {
 /// The counts of one source. Serialized as one entry of `summary.json`'s `sources`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceCounts {
-    /// Records read: non-empty file lines, or messages consumed from the source's topic.
+    /// Records read: non-empty file lines (CSV: rows after the header row), or messages
+    /// consumed from the source's topic.
     pub read: u64,
     /// Records normalization accepted, every copy (`read − rejected`).
     pub accepted: u64,

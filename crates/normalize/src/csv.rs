@@ -87,21 +87,61 @@ pub fn split_row(row: &str, sep: char) -> Result<Vec<Cow<'_, str>>, CsvError> {
     }
 }
 
-/// Tracks quotes across the lines of a CSV file, so that a line break inside a quoted field
-/// does not end the record. Works on the raw bytes: in every encoding govstream reads (UTF-8,
-/// GB 18030, GBK, Big5, the single-byte ones) a `"` or `\n` byte is always that character.
-#[derive(Debug, Default, Clone, Copy)]
+/// Tracks quoted fields across the lines of a CSV file, so that a line break inside a quoted
+/// field does not end the record. Reads quotes exactly as [`split_row`] does: a `"` opens a
+/// quoted field only at the start of a field, `""` inside one is a quote, and a `"` anywhere
+/// else is a character (so `5" pipe` does not open anything). Works on the raw bytes: in every
+/// encoding a CSV source may have (ASCII-compatible ones: UTF-8, GB 18030, GBK, Big5, the
+/// single-byte ones) a `"`, `\n` or ASCII separator byte is always that character.
+#[derive(Debug, Clone, Copy)]
 pub struct RecordSplitter {
+    sep: u8,
     in_quotes: bool,
+    field_start: bool,
+}
+
+impl Default for RecordSplitter {
+    fn default() -> RecordSplitter {
+        RecordSplitter::new(b',')
+    }
 }
 
 impl RecordSplitter {
+    /// A splitter for records separated by the ASCII byte `sep`.
+    pub fn new(sep: u8) -> RecordSplitter {
+        RecordSplitter {
+            sep,
+            in_quotes: false,
+            field_start: true,
+        }
+    }
+
     /// Feeds one line (with or without its terminator); `true` if the record ends with it,
     /// `false` if a quoted field continues on the next line.
     pub fn line_ends_record(&mut self, line: &[u8]) -> bool {
-        let quotes = line.iter().filter(|&&b| b == b'"').count();
-        if quotes % 2 == 1 {
-            self.in_quotes = !self.in_quotes;
+        let mut i = 0;
+        while i < line.len() {
+            let b = line[i];
+            if self.in_quotes {
+                if b == b'"' {
+                    if line.get(i + 1) == Some(&b'"') {
+                        i += 2;
+                        continue;
+                    }
+                    self.in_quotes = false;
+                }
+            } else if b == b'"' && self.field_start {
+                self.in_quotes = true;
+                self.field_start = false;
+            } else if b == self.sep || b == b'\n' {
+                self.field_start = true;
+            } else if b != b'\r' {
+                self.field_start = false;
+            }
+            i += 1;
+        }
+        if !self.in_quotes {
+            self.field_start = true;
         }
         !self.in_quotes
     }
@@ -160,5 +200,15 @@ mod tests {
         assert!(!s.in_quotes());
         assert!(!s.line_ends_record(b"3,\"never closed\n"));
         assert!(s.in_quotes());
+        // A quote inside an unquoted field opens nothing (as `split_row` reads it), and an
+        // escaped quote at a line's end does not close the field.
+        let mut s = RecordSplitter::default();
+        assert!(s.line_ends_record(b"1,2020-01-01,5\" pipe\n"));
+        assert!(s.line_ends_record(b"2,x,ok\r\n"));
+        assert!(!s.line_ends_record(b"3,\"a \"\"\n"));
+        assert!(s.line_ends_record(b"b\",c\n"));
+        let mut t = RecordSplitter::new(b';');
+        assert!(!t.line_ends_record(b"1;\"x;\n"));
+        assert!(t.line_ends_record(b"y\";z\n"));
     }
 }

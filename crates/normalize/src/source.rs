@@ -15,12 +15,23 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Where each referenced column is among `header`'s, and the header's width; `Err(name)`
-/// for the first referenced column the header lacks.
+/// Where each referenced column is among `header`'s, and the header's width; an error naming
+/// the first referenced column the header lacks, or has twice.
 fn project(referenced: &[String], header: &[String]) -> Result<(Vec<usize>, usize), String> {
     let idx = referenced
         .iter()
-        .map(|r| header.iter().position(|h| h == r).ok_or_else(|| r.clone()))
+        .map(|r| {
+            let mut at = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| *h == r)
+                .map(|(i, _)| i);
+            match (at.next(), at.next()) {
+                (Some(i), None) => Ok(i),
+                (None, _) => Err(format!("no column `{r}`")),
+                (Some(_), Some(_)) => Err(format!("column `{r}` twice")),
+            }
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((idx, header.len()))
 }
@@ -533,9 +544,15 @@ impl CompiledSource {
                 }
             }
             FormatSpec::Csv { separator, columns } => {
-                if matches!(separator, '"' | '\r' | '\n') {
+                if !encoding.is_ascii_compatible() {
+                    return Err(c.err(format!(
+                        "a csv format needs an encoding where quotes and line breaks are single ASCII bytes (UTF-8, GB18030, GBK, Big5, ...), not `{}`",
+                        m.encoding
+                    )));
+                }
+                if matches!(separator, '"' | '\r' | '\n') || !separator.is_ascii() {
                     return Err(c.err(
-                        "`format.separator` of a csv format cannot be a quote or a line break",
+                        "`format.separator` of a csv format must be an ASCII character other than a quote or a line break",
                     ));
                 }
                 if let Some(cols) = columns {
@@ -656,6 +673,12 @@ impl CompiledSource {
                         "stages.{code}.due: an explicit deadline is for work orders"
                     )))
                 }
+                Some(_) if stage != pb::Stage::Dispatch => {
+                    return Err(c.err(format!(
+                        "stages.{code}.due: the deadline is carried by a DISPATCH stage, not {}",
+                        rule.stage
+                    )))
+                }
                 Some(d) => Some((
                     c.field(&d.field)?,
                     c.time_format(&format!("stages.{code}.due"), &d.format)?,
@@ -694,13 +717,13 @@ impl CompiledSource {
                 Format::Delimited(*separator, columns.len())
             }
             FormatSpec::Csv { separator, columns } => {
-                let bound =
-                    match columns {
-                        Some(cols) => Some(project(&c.csv_columns, cols).map_err(|missing| {
-                            c.err(format!("`format.columns` lacks `{missing}`"))
-                        })?),
-                        None => None,
-                    };
+                let bound = match columns {
+                    Some(cols) => Some(
+                        project(&c.csv_columns, cols)
+                            .map_err(|what| c.err(format!("`format.columns` has {what}")))?,
+                    ),
+                    None => None,
+                };
                 Format::Csv {
                     separator: *separator,
                     referenced: c.csv_columns,
@@ -757,6 +780,14 @@ impl CompiledSource {
         matches!(self.format, Format::Csv { .. })
     }
 
+    /// A CSV source's separator (an ASCII byte), for splitting a file into rows.
+    pub fn csv_separator(&self) -> Option<u8> {
+        match self.format {
+            Format::Csv { separator, .. } => u8::try_from(separator).ok(),
+            _ => None,
+        }
+    }
+
     /// Whether rows can be read without a header: not CSV, or CSV with `format.columns`
     /// declared (what a Kafka source needs: a message is one row).
     pub fn has_columns(&self) -> bool {
@@ -789,9 +820,9 @@ impl CompiledSource {
         let names = crate::csv::split_row(text, *separator)
             .map_err(|e| err(format!("the header row is not valid CSV: {e}")))?;
         let names: Vec<String> = names.iter().map(|n| n.trim().to_owned()).collect();
-        let bound = project(referenced, &names).map_err(|missing| {
+        let bound = project(referenced, &names).map_err(|what| {
             err(format!(
-                "the header row has no column `{missing}`, which the mapping uses (columns: {})",
+                "the header row has {what}, which the mapping uses (columns: {})",
                 names.join(", ")
             ))
         })?;
@@ -1019,8 +1050,8 @@ impl CompiledSource {
         Ok(())
     }
 
-    /// The row's version: a whole number ≥ 1, or an instant (microseconds); a blank version
-    /// is 1, the lowest (any versioned row supersedes it).
+    /// The row's version: a whole number ≥ 1, or an instant (microseconds, > 0 in the accepted
+    /// range); a blank version is 0, the lowest: any row with a version supersedes it.
     fn version_of(
         &self,
         r: &Record,
@@ -1028,7 +1059,7 @@ impl CompiledSource {
         fmt: Option<&TimeFormat>,
     ) -> Result<u64, Rejection> {
         if self.is_blank(r, f) {
-            return Ok(1);
+            return Ok(0);
         }
         let name = &self.fields[f].name;
         match fmt {

@@ -856,6 +856,21 @@ fn export_mapping_mistakes_name_the_key() {
     };
     crate::from_mapping_file(EXPORT, key()).unwrap();
     check(
+        "[stages.sent]\nstage = \"DISPATCH\"",
+        "[stages.sent]\nstage = \"SIGN\"",
+        "stages.sent.due: the deadline is carried by a DISPATCH stage",
+    );
+    check(
+        "case_kind = \"work_order\"",
+        "case_kind = \"work_order\"\nencoding = \"utf-16le\"",
+        "needs an encoding where quotes",
+    );
+    check(
+        "kind = \"csv\",",
+        "kind = \"csv\", separator = '；',",
+        "must be an ASCII character",
+    );
+    check(
         "time_zone = \"America/New_York\"",
         "time_zone = \"America/Gotham\"",
         "time_zone `America/Gotham`",
@@ -908,7 +923,7 @@ fn export_mapping_mistakes_name_the_key() {
     check(
         "kind = \"csv\",",
         "kind = \"csv\", separator = '\"',",
-        "cannot be a quote",
+        "must be an ASCII character",
     );
 }
 
@@ -934,7 +949,8 @@ fn a_snapshot_row_gives_one_event_per_filled_stage() {
     // deadline; a blank version is the lowest.
     let evs = events("7,3/2/2020 9:05 AM,3/3/2020 4:30 PM,Open,,,QN").unwrap();
     let ids: Vec<&str> = evs.iter().map(|e| e.record_id.as_str()).collect();
-    assert_eq!(ids, ["7@1#open", "7@1#sent"]);
+    assert_eq!(ids, ["7#open", "7#sent"]);
+    assert_eq!(evs[0].row_version, 0, "a blank version is the lowest");
     assert!(evs[1].no_deadline && evs[1].due_us.is_none());
     // Quoted fields; a bad time anywhere rejects the whole row and gives no event.
     let evs = events("\"7\",\"3/2/2020 9:05 AM\",,\"Open, pending\",,3,\"Q\"\"N\"").unwrap();
@@ -985,4 +1001,9 @@ fn a_header_binds_columns_by_name_in_any_order() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no column `opened`"), "{e}");
+    let e = s
+        .bind_header(b"area,updated,due,status,closed,opened,id,status")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("column `status` twice"), "{e}");
 }
