@@ -255,12 +255,7 @@ fn records_of_retired_cases_go_to_the_dead_letter_topic() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut want: Vec<String> = std::fs::read_to_string(out.join("aggregates.ndjson"))
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    want.sort();
+    let want = govstream_e2e::sorted_lines(&out.join("aggregates.ndjson"));
     let retired_in_replay = std::fs::read_to_string(out.join("rejected.ndjson"))
         .unwrap()
         .matches("retired_case")

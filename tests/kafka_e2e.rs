@@ -189,12 +189,7 @@ fn export_rows_on_a_real_broker_equal_replay() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut want: Vec<String> = std::fs::read_to_string(out.join("aggregates.ndjson"))
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    want.sort();
+    let want = govstream_e2e::sorted_lines(&out.join("aggregates.ndjson"));
     assert!(want.iter().any(|l| l.contains(r#""region":"BX""#)));
 
     let broker = Broker::start();

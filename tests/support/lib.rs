@@ -77,6 +77,17 @@ fn sweep_dead_scratch(root: &Path) {
     }
 }
 
+/// The lines of a file, sorted (aggregates compared as sets of canonical lines).
+pub fn sorted_lines(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
 /// Reads an NDJSON file into JSON values.
 pub fn read_ndjson(p: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(p)

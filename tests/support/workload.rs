@@ -72,13 +72,7 @@ pub fn replay_lines_with(dir: &Path, more: &[(&str, &Path)]) -> Vec<String> {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = run(&a);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut v: Vec<String> = std::fs::read_to_string(out.join("aggregates.ndjson"))
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    v.sort();
-    v
+    crate::sorted_lines(&out.join("aggregates.ndjson"))
 }
 
 /// `generate` (`records`, `seed`) into `dir/gen`, then `replay` of its four files, the

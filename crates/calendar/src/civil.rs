@@ -275,10 +275,24 @@ enum Tok {
 }
 
 /// Civil fields read by a [`LocalPattern`], not yet checked against the calendar.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub struct LocalDateTime {
     pub date: (i32, u32, u32),
     pub hms: (u32, u32, u32),
+}
+
+impl LocalDateTime {
+    /// Sets the field a pattern token reads (the hour as written, 12-hour or not).
+    fn set(&mut self, f: PatternField, v: u32) {
+        match f {
+            PatternField::Year => self.date.0 = v as i32,
+            PatternField::Month => self.date.1 = v,
+            PatternField::Day => self.date.2 = v,
+            PatternField::Hour | PatternField::Hour12 => self.hms.0 = v,
+            PatternField::Minute => self.hms.1 = v,
+            PatternField::Second => self.hms.2 = v,
+        }
+    }
 }
 
 impl LocalPattern {
@@ -381,28 +395,18 @@ impl LocalPattern {
             if n != b.len() || self.fixed_literals.iter().any(|&(i, c)| b[i] != c) {
                 return None;
             }
-            let (mut y, mut mo, mut d, mut h, mut mi, mut se) = (0, 0, 0, 0, 0, 0);
+            let mut l = LocalDateTime::default();
             for &(f, i, _) in &self.fixed_fields {
                 // Constant widths (4 for the year, 2 for the rest) let the digit loop unroll.
                 let v = match f {
                     PatternField::Year => digits(&b[i..i + 4])?,
                     _ => digits(&b[i..i + 2])?,
                 };
-                match f {
-                    PatternField::Year => y = v,
-                    PatternField::Month => mo = v,
-                    PatternField::Day => d = v,
-                    PatternField::Hour | PatternField::Hour12 => h = v,
-                    PatternField::Minute => mi = v,
-                    PatternField::Second => se = v,
-                }
+                l.set(f, v);
             }
-            return Some(LocalDateTime {
-                date: (y as i32, mo, d),
-                hms: (h, mi, se),
-            });
+            return Some(l);
         }
-        let (mut y, mut mo, mut d, mut h, mut mi, mut se) = (0, 0, 0, 0, 0, 0);
+        let mut l = LocalDateTime::default();
         let mut pm = None;
         let mut i = 0;
         for t in &self.toks {
@@ -435,14 +439,7 @@ impl LocalPattern {
                     }
                     let v = digits(&b[i..i + n])?;
                     i += n;
-                    match field {
-                        PatternField::Year => y = v,
-                        PatternField::Month => mo = v,
-                        PatternField::Day => d = v,
-                        PatternField::Hour | PatternField::Hour12 => h = v,
-                        PatternField::Minute => mi = v,
-                        PatternField::Second => se = v,
-                    }
+                    l.set(field, v);
                 }
             }
         }
@@ -450,20 +447,18 @@ impl LocalPattern {
             return None;
         }
         if let Some(pm) = pm {
+            let h = l.hms.0;
             if !(1..=12).contains(&h) {
                 return None;
             }
-            h = match (h, pm) {
+            l.hms.0 = match (h, pm) {
                 (12, false) => 0,
                 (12, true) => 12,
                 (h, false) => h,
                 (h, true) => h + 12,
             };
         }
-        Some(LocalDateTime {
-            date: (y as i32, mo, d),
-            hms: (h, mi, se),
-        })
+        Some(l)
     }
 
     /// Parses `s` as a local time in a zone `offset_s` east of UTC.
